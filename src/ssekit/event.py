@@ -1,0 +1,138 @@
+"""The event model: one immutable, validated Server-Sent Event.
+
+Validation happens once, when the event is built, so that the encoder can
+trust it and nothing invalid can ever be half-written to a client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["FIELDS", "ServerSentEvent", "check_name"]
+
+#: The keys a dict event may carry (the seed's ``{"event", "data"}`` shape plus extras).
+FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
+
+
+def _check_encodable(field: str, value: str) -> None:
+    """Refuse lone surrogates: they cannot be written as UTF-8."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ValueError(
+            f"{field}: lone surrogate {bad!r} at index {exc.start} cannot be encoded as UTF-8"
+        ) from None
+
+
+def _check_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be str, not {type(value).__name__}")
+    return value
+
+
+def check_name(field: str, value: object) -> str:
+    """Validate an event name (or a configurable one such as ``done_event``).
+
+    A CR or LF would let the value forge new fields or events; a NUL is never
+    intended; an empty name would silently arrive as ``message``.
+    """
+    name = _check_str(field, value)
+    if not name:
+        raise ValueError(f"{field} must not be empty (an empty event name arrives as 'message')")
+    _check_line(field, name)
+    return name
+
+
+def _check_line(field: str, value: str) -> None:
+    for char, label in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
+        if char in value:
+            raise ValueError(
+                f"{field} must not contain {label} (found at index {value.index(char)})"
+            )
+    _check_encodable(field, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One Server-Sent Event, validated when built.
+
+    ``data`` may span lines (each becomes its own ``data:`` line; a CR arrives
+    as LF, as the spec's parsers read it). ``event`` and ``id`` must be single
+    lines without NUL; ``retry`` is a non-negative ``int`` of milliseconds;
+    ``comment`` is written as ``:`` lines that clients ignore.
+
+    An event made only of ``comment`` and/or ``retry`` (no ``event``, no ``id``,
+    empty ``data``) is a *control frame*: it is written without a data line and
+    without the blank line, so no client dispatches an empty message for it.
+    """
+
+    data: str = ""
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_encodable("data", _check_str("data", self.data))
+        if self.event is not None:
+            check_name("event", self.event)
+        if self.id is not None:
+            _check_line("id", _check_str("id", self.id))
+        if self.retry is not None and (
+            type(self.retry) is not int or self.retry < 0  # bool is refused too
+        ):
+            raise (ValueError if type(self.retry) is int else TypeError)(
+                f"retry must be a non-negative int of milliseconds, not {self.retry!r}"
+            )
+        if self.comment is not None:
+            _check_encodable("comment", _check_str("comment", self.comment))
+
+    @property
+    def is_control(self) -> bool:
+        """True for a comment/retry-only frame that must not dispatch an event."""
+        return (
+            self.event is None
+            and self.id is None
+            and self.data == ""
+            and (self.comment is not None or self.retry is not None)
+        )
+
+    @classmethod
+    def from_mapping(cls, fields: Mapping[str, Any]) -> ServerSentEvent:
+        """Build an event from a seed-style dict such as ``{"event": "x", "data": "y"}``."""
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"an event must be a dict or ServerSentEvent, not {type(fields).__name__}")
+        unknown = fields.keys() - FIELDS
+        if unknown:
+            names = ", ".join(sorted(repr(k) for k in unknown))
+            raise TypeError(f"unknown event field(s) {names}; allowed: {', '.join(sorted(FIELDS))}")
+        return cls(**fields)
+
+    @classmethod
+    def json(
+        cls,
+        obj: Any,
+        *,
+        event: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+        comment: str | None = None,
+        dumps: Callable[[Any], str | bytes] = json.dumps,
+    ) -> ServerSentEvent:
+        """Build an event whose data is ``obj`` serialised as JSON.
+
+        ``dumps`` is pluggable (``orjson.dumps`` returning ``bytes`` works too).
+        JSON never contains a raw line break, so the payload survives the trip exactly.
+        """
+        payload = dumps(obj)
+        if isinstance(payload, bytes):
+            payload = payload.decode("utf-8")
+        if not isinstance(payload, str):
+            raise TypeError(f"dumps must return str or bytes, not {type(payload).__name__}")
+        return cls(data=payload, event=event, id=id, retry=retry, comment=comment)
