@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
-from .event import ServerSentEvent, check_name
+from .event import ServerSentEvent, check_fields, check_keys, is_control
 
 __all__ = ["EventLike", "encode", "encode_comment", "encode_many"]
 
@@ -22,15 +22,14 @@ EventLike: TypeAlias = "ServerSentEvent | Mapping[str, Any]"
 # that a producer inventing names cannot grow it without limit.
 _PREFIXES: dict[str, str] = {}
 _PREFIX_CACHE_SIZE = 256
+_isprintable = str.isprintable
 
 
-def _prefix(name: str) -> str:
-    prefix = _PREFIXES.get(name)
-    if prefix is None:
-        check_name("event", name)
-        prefix = f"event: {name}\ndata: "
-        if len(_PREFIXES) < _PREFIX_CACHE_SIZE:
-            _PREFIXES[name] = prefix
+def _remember_prefix(name: str) -> str:
+    """The ``event: name`` + ``data: `` prefix of a validated name, cached for the hot path."""
+    prefix = f"event: {name}\ndata: "
+    if len(_PREFIXES) < _PREFIX_CACHE_SIZE:
+        _PREFIXES[name] = prefix
     return prefix
 
 
@@ -57,19 +56,25 @@ def _comment_lines(text: str) -> str:
     return "".join(f": {line}\n" if line else ":\n" for line in text.split("\n"))
 
 
-def _encode_event(event: ServerSentEvent) -> bytes:
+def _encode_fields(
+    data: str, event: str | None, id: str | None, retry: int | None, comment: str | None
+) -> bytes:
+    """Write validated fields: comment lines, event, id, retry, then the data lines."""
+    if event is not None and id is None and retry is None and comment is None:
+        prefix = _PREFIXES.get(event) or _remember_prefix(event)
+        return f"{prefix}{_data_lines(data)}\n\n".encode()
     parts = []
-    if event.comment is not None:
-        parts.append(_comment_lines(event.comment))
-    if event.event is not None:
-        parts.append(f"event: {event.event}\n")
-    if event.id is not None:
-        parts.append(f"id: {event.id}\n")
-    if event.retry is not None:
-        parts.append(f"retry: {event.retry}\n")
-    if not event.is_control:
-        parts.append(f"data: {_data_lines(event.data)}\n\n")
-    return "".join(parts).encode("utf-8")  # validated when built: cannot fail
+    if comment is not None:
+        parts.append(_comment_lines(comment))
+    if event is not None:
+        parts.append(f"event: {event}\n")
+    if id is not None:
+        parts.append(f"id: {id}\n")
+    if retry is not None:
+        parts.append(f"retry: {retry}\n")
+    if not is_control(data, event, id, retry, comment):
+        parts.append(f"data: {_data_lines(data)}\n\n")
+    return "".join(parts).encode()
 
 
 def encode(event: EventLike) -> bytes:
@@ -77,22 +82,40 @@ def encode(event: EventLike) -> bytes:
 
     Raises ``TypeError``/``ValueError`` naming the field before producing any byte.
     """
-    if type(event) is dict and len(event) == 2:
-        # The hot path: a seed-style {"event": name, "data": text} dict.
-        name = event.get("event")
-        data = event.get("data")
-        if type(name) is str and type(data) is str:
-            text = _prefix(name) + _data_lines(data) + "\n\n"
-            try:
-                return text.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"data: lone surrogate {text[exc.start]!r} cannot be encoded as UTF-8"
-                ) from None
+    if type(event) is dict:
+        try:
+            # The hot path: a seed-style {"event": name, "data": text} dict whose
+            # name was seen before; anything else takes the general path below,
+            # which handles or refuses it. For short data (LLM tokens) one
+            # ``str.isprintable`` call does the work of the type and CR/LF
+            # checks: it is false for every line break, control character and
+            # lone surrogate, and raises for non-str data. Longer data gets two
+            # ``in`` scans, which cost less per character.
+            data = event["data"]
+            if len(event) == 2 and (
+                _isprintable(data)
+                if len(data) < 24
+                else type(data) is str and "\n" not in data and "\r" not in data
+            ):
+                return f"{_PREFIXES[event['event']]}{data}\n\n".encode()
+            if len(event) == 2 and type(data) is str:  # several lines
+                return f"{_PREFIXES[event['event']]}{_data_lines(data)}\n\n".encode()
+        except (KeyError, TypeError, UnicodeEncodeError):
+            pass
     if isinstance(event, ServerSentEvent):
-        return _encode_event(event)
+        # Validated when built: encoding cannot fail.
+        return _encode_fields(event.data, event.event, event.id, event.retry, event.comment)
     if isinstance(event, Mapping):
-        return _encode_event(ServerSentEvent.from_mapping(event))
+        check_keys(event)
+        fields = (
+            event.get("data", ""),
+            event.get("event"),
+            event.get("id"),
+            event.get("retry"),
+            event.get("comment"),
+        )
+        check_fields(*fields)
+        return _encode_fields(*fields)
     raise TypeError(f"an event must be a dict or ServerSentEvent, not {type(event).__name__}")
 
 

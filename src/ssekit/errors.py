@@ -42,7 +42,10 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         "<redacted>",
     ),
     # Long opaque tokens mixing letters and digits (JWTs, hex keys, unknown vendors).
-    (re.compile(r"\b(?=[A-Za-z0-9._-]*\d)(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9._-]{32,}"), "<redacted>"),
+    (
+        re.compile(r"\b(?=[A-Za-z0-9._-]*\d)(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9._-]{32,}"),
+        "<redacted>",
+    ),
     # IPv4 / IPv6-ish addresses and host:port pairs.
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<host>"),
     (re.compile(r"\[[0-9a-fA-F:]+\](?::\d+)?"), "<host>"),

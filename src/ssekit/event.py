@@ -11,10 +11,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FIELDS", "ServerSentEvent", "check_name"]
+__all__ = ["FIELDS", "ServerSentEvent", "check_fields", "check_keys", "check_name", "is_control"]
 
 #: The keys a dict event may carry (the seed's ``{"event", "data"}`` shape plus extras).
 FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
+
+
+# Event names already validated: producers reuse a handful, so check each once.
+# Bounded, so that a producer inventing names cannot grow it without limit.
+_known_names: set[str] = set()
+_KNOWN_NAMES_SIZE = 256
 
 
 def _check_encodable(field: str, value: str) -> None:
@@ -42,20 +48,58 @@ def check_name(field: str, value: object) -> str:
     A CR or LF would let the value forge new fields or events; a NUL is never
     intended; an empty name would silently arrive as ``message``.
     """
+    if type(value) is str and value in _known_names:
+        return value
     name = _check_str(field, value)
     if not name:
         raise ValueError(f"{field} must not be empty (an empty event name arrives as 'message')")
     _check_line(field, name)
+    if len(_known_names) < _KNOWN_NAMES_SIZE:
+        _known_names.add(name)
     return name
 
 
 def _check_line(field: str, value: str) -> None:
-    for char, label in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
-        if char in value:
-            raise ValueError(
-                f"{field} must not contain {label} (found at index {value.index(char)})"
-            )
+    if "\r" in value or "\n" in value or "\0" in value:
+        for char, label in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
+            if char in value:
+                raise ValueError(
+                    f"{field} must not contain {label} (found at index {value.index(char)})"
+                )
     _check_encodable(field, value)
+
+
+def check_fields(data: object, event: object, id: object, retry: object, comment: object) -> None:
+    """Validate the five fields of an event, naming the first bad one."""
+    if type(data) is not str or not data.isascii():
+        _check_encodable("data", _check_str("data", data))
+    if event is not None:
+        check_name("event", event)
+    if id is not None:
+        _check_line("id", _check_str("id", id))
+    if retry is not None and (type(retry) is not int or retry < 0):  # bool is refused too
+        raise (ValueError if type(retry) is int else TypeError)(
+            f"retry must be a non-negative int of milliseconds, not {retry!r}"
+        )
+    if comment is not None:
+        _check_encodable("comment", _check_str("comment", comment))
+
+
+def check_keys(fields: Mapping[str, Any]) -> None:
+    """Refuse a dict event with keys that are not event fields, naming them."""
+    unknown = fields.keys() - FIELDS
+    if unknown:
+        names = ", ".join(sorted(repr(k) for k in unknown))
+        raise TypeError(f"unknown event field(s) {names}; allowed: {', '.join(sorted(FIELDS))}")
+
+
+def is_control(
+    data: str, event: str | None, id: str | None, retry: int | None, comment: str | None
+) -> bool:
+    """True for a comment/retry-only frame, which must not dispatch an event."""
+    return (
+        event is None and id is None and data == "" and (comment is not None or retry is not None)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,39 +123,21 @@ class ServerSentEvent:
     comment: str | None = None
 
     def __post_init__(self) -> None:
-        _check_encodable("data", _check_str("data", self.data))
-        if self.event is not None:
-            check_name("event", self.event)
-        if self.id is not None:
-            _check_line("id", _check_str("id", self.id))
-        if self.retry is not None and (
-            type(self.retry) is not int or self.retry < 0  # bool is refused too
-        ):
-            raise (ValueError if type(self.retry) is int else TypeError)(
-                f"retry must be a non-negative int of milliseconds, not {self.retry!r}"
-            )
-        if self.comment is not None:
-            _check_encodable("comment", _check_str("comment", self.comment))
+        check_fields(self.data, self.event, self.id, self.retry, self.comment)
 
     @property
     def is_control(self) -> bool:
         """True for a comment/retry-only frame that must not dispatch an event."""
-        return (
-            self.event is None
-            and self.id is None
-            and self.data == ""
-            and (self.comment is not None or self.retry is not None)
-        )
+        return is_control(self.data, self.event, self.id, self.retry, self.comment)
 
     @classmethod
     def from_mapping(cls, fields: Mapping[str, Any]) -> ServerSentEvent:
         """Build an event from a seed-style dict such as ``{"event": "x", "data": "y"}``."""
         if not isinstance(fields, Mapping):
-            raise TypeError(f"an event must be a dict or ServerSentEvent, not {type(fields).__name__}")
-        unknown = fields.keys() - FIELDS
-        if unknown:
-            names = ", ".join(sorted(repr(k) for k in unknown))
-            raise TypeError(f"unknown event field(s) {names}; allowed: {', '.join(sorted(FIELDS))}")
+            raise TypeError(
+                f"an event must be a dict or ServerSentEvent, not {type(fields).__name__}"
+            )
+        check_keys(fields)
         return cls(**fields)
 
     @classmethod

@@ -23,17 +23,17 @@ class StreamingBot(Protocol):
     def stream_async(self, *messages: Any) -> AsyncIterator[str]: ...
 
 
-async def aclose_quietly(iterator: object, timeout: float = CLOSE_TIMEOUT) -> None:
+async def aclose_quietly(iterator: object, within: float = CLOSE_TIMEOUT) -> None:
     """Close an async generator now, even inside a cancelled scope.
 
-    The close is shielded (bounded by ``timeout``) so that the generator's
+    The close is shielded (bounded by ``within`` seconds) so that the generator's
     ``finally`` — which typically closes a paid upstream request — runs to
     completion instead of being cancelled at its first ``await``.
     """
     aclose = getattr(iterator, "aclose", None)
     if aclose is None:
         return
-    with anyio.move_on_after(timeout, shield=True):
+    with anyio.move_on_after(within, shield=True):
         try:
             result = aclose()
             if inspect.isawaitable(result):
