@@ -1,0 +1,617 @@
+// ssekit's browser client for Server-Sent Events: an ES module with no dependencies and no build step.
+//
+// - `SSEParser`: an incremental, spec-exact `text/event-stream` parser (WHATWG HTML, "Server-sent
+//   events", parsing and interpreting an event stream).
+// - `streamEvents(url, options)`: a fetch-based async iterator of events, for POST bodies (which
+//   `EventSource` cannot send). It never reconnects.
+// - `openEventSource(url, handlers)`: the browser's own `EventSource`, closed on the final event so
+//   that the browser does not reconnect (and re-run an LLM call) when the stream ends.
+//
+// Errors are distinct classes, all extending `SSEError`:
+// - `HttpError`: the server answered with a non-2xx status or not with `text/event-stream`.
+// - `ServerError`: the server sent an event named `error` (by default) — the stream itself failed.
+// - `ConnectionError`: the connection failed or dropped, or the stream ended before its `done` event.
+// Aborting through an `AbortSignal` rejects with the signal's reason (an `AbortError` `DOMException`
+// unless you gave another reason), never with one of the classes above.
+
+/**
+ * One dispatched event.
+ *
+ * @typedef {object} SSEEvent
+ * @property {string} event The event type: the last `event` field of the block, or "message".
+ * @property {string} data The data lines joined with "\n" (no trailing newline).
+ * @property {string} id The last event ID: it persists from earlier events until another `id` field
+ *   ("" when none was ever set, or after an empty `id` field).
+ * @property {number} [retry] Present only when a valid `retry` field (ASCII digits) arrived since the
+ *   previous dispatched event: the reconnection delay the server asks for, in milliseconds.
+ */
+
+/** Base class of the errors this module throws or reports. */
+export class SSEError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
+  constructor(message, options) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The server did not answer with an event stream: a status outside 200-299 (`reason: "status"`), or a
+ * 2xx response whose `Content-Type` is not `text/event-stream` (`reason: "content-type"`).
+ */
+export class HttpError extends SSEError {
+  /**
+   * @param {object} init
+   * @param {"status" | "content-type"} init.reason
+   * @param {number} init.status
+   * @param {string} init.statusText
+   * @param {Headers} init.headers
+   * @param {string} init.body The response body as text (at most the first 64 KiB).
+   * @param {string} init.url
+   */
+  constructor({ reason, status, statusText, headers, body, url }) {
+    const contentType = headers.get("content-type") ?? "";
+    super(
+      reason === "status"
+        ? `HTTP ${status}${statusText ? ` ${statusText}` : ""} from ${url}`
+        : `expected text/event-stream from ${url}, got ${contentType || "no Content-Type"}`,
+    );
+    /** @type {"status" | "content-type"} */
+    this.reason = reason;
+    /** @type {number} */
+    this.status = status;
+    /** @type {string} */
+    this.statusText = statusText;
+    /** @type {Headers} */
+    this.headers = headers;
+    /** @type {string} */
+    this.contentType = contentType;
+    /** @type {string} The body text (truncated to 64 KiB). */
+    this.body = body;
+    /** @type {string} */
+    this.url = url;
+  }
+
+  /**
+   * The body parsed as JSON, or `undefined` if it is not JSON (e.g. a FastAPI `{"detail": ...}`).
+   *
+   * @returns {unknown}
+   */
+  get json() {
+    try {
+      return JSON.parse(this.body);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * The server reported a failure in the stream itself: it sent an event whose type is the error event
+ * name (`"error"` by default). `data` is what the server sent (ssekit sends one short, redacted line).
+ */
+export class ServerError extends SSEError {
+  /** @param {SSEEvent} event */
+  constructor(event) {
+    super(event.data || "the server reported an error");
+    /** @type {string} */
+    this.event = event.event;
+    /** @type {string} */
+    this.data = event.data;
+    /** @type {string} */
+    this.id = event.id;
+  }
+}
+
+/**
+ * The stream did not complete: the request or the connection failed (`reason: "network"`), the stream
+ * ended cleanly but before its done event (`reason: "incomplete"`, `streamEvents` only), or the
+ * browser's `EventSource` failed the connection without retrying — a non-200 status, a wrong
+ * `Content-Type` or a 204 (`reason: "refused"`, `openEventSource` only; `EventSource` does not expose
+ * the status). `lastEventId` is the last event ID seen, for a manual resume.
+ */
+export class ConnectionError extends SSEError {
+  /**
+   * @param {"network" | "incomplete" | "refused"} reason
+   * @param {string} message
+   * @param {string} lastEventId
+   * @param {unknown} [cause]
+   */
+  constructor(reason, message, lastEventId, cause) {
+    super(message, cause === undefined ? undefined : { cause });
+    /** @type {"network" | "incomplete" | "refused"} */
+    this.reason = reason;
+    /** @type {string} */
+    this.lastEventId = lastEventId;
+  }
+}
+
+const LF = 10;
+const CR = 13;
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * An incremental `text/event-stream` parser, written from the WHATWG algorithm.
+ *
+ * Feed it the body in chunks of any size — bytes (decoded as UTF-8, whatever any charset says) or
+ * already-decoded text — and it returns the events each chunk completes. It handles CRLF, LF and lone
+ * CR line ends (also a CR at the end of one chunk and its LF at the start of the next), chunks that
+ * split a UTF-8 sequence, one leading BOM (only at the very start of the stream; a later one is data),
+ * comments, fields without a colon, exactly one leading space removed from values, `retry` only when
+ * it is all ASCII digits, `id` ignored when it contains NUL, unknown fields ignored, blocks without
+ * data not dispatched, and an unterminated last event discarded by `end()`.
+ */
+export class SSEParser {
+  /** @type {TextDecoder} */
+  #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** Nothing decoded yet: a BOM now is the stream's leading BOM. */
+  #atStart = true;
+  /** The previous chunk ended with CR: a LF starting this one belongs to that line end. */
+  #skipLF = false;
+  /** The start of a line whose end has not arrived yet (kept as parts, joined once). */
+  /** @type {string[]} */
+  #partial = [];
+  #data = "";
+  #type = "";
+  /** The last event ID buffer (set by `id` fields). */
+  #idBuffer = "";
+  /** The last event ID string (set from the buffer when a block ends, dispatched or not). */
+  #lastEventId = "";
+  /** @type {number | undefined} */
+  #reconnectionTime = undefined;
+  /** @type {number | undefined} */
+  #pendingRetry = undefined;
+  /** @type {((text: string) => void) | undefined} */
+  #onComment;
+  /** @type {SSEEvent[]} */
+  #out = [];
+  #ended = false;
+
+  /**
+   * @param {object} [options]
+   * @param {(text: string) => void} [options.onComment] Called with each comment line's text after
+   *   the ":" (a leading space is kept), e.g. to observe keep-alives.
+   */
+  constructor({ onComment } = {}) {
+    this.#onComment = onComment;
+  }
+
+  /**
+   * The last event ID as of the last blank line (an `id` in an unterminated block does not count):
+   * what a browser would send back in `Last-Event-ID` on a reconnect.
+   */
+  get lastEventId() {
+    return this.#lastEventId;
+  }
+
+  /** The reconnection delay (ms) set by the last valid `retry` field, or `undefined`. */
+  get reconnectionTime() {
+    return this.#reconnectionTime;
+  }
+
+  /**
+   * Parse the next piece of the stream.
+   *
+   * @param {Uint8Array | ArrayBuffer | string} chunk
+   * @returns {SSEEvent[]} The events this chunk completed, in order.
+   */
+  feed(chunk) {
+    if (this.#ended) throw new Error("SSEParser: feed() after end()");
+    if (typeof chunk === "string") {
+      // Flush a dangling partial UTF-8 sequence first (as U+FFFD), as a decoder would.
+      this.#text(this.#decoder.decode() + chunk);
+    } else {
+      this.#text(this.#decoder.decode(chunk, { stream: true }));
+    }
+    return this.#take();
+  }
+
+  /**
+   * Finish the stream: an event not ended by a blank line (and any unfinished line) is discarded,
+   * as the spec requires. Returns nothing but an empty array, for symmetry with `feed()`.
+   *
+   * @returns {SSEEvent[]}
+   */
+  end() {
+    if (!this.#ended) {
+      this.#text(this.#decoder.decode());
+      this.#ended = true;
+      this.#partial = [];
+      this.#data = "";
+      this.#type = "";
+    }
+    return this.#take();
+  }
+
+  /** @returns {SSEEvent[]} */
+  #take() {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  /** @param {string} text */
+  #text(text) {
+    if (text === "") return;
+    let start = 0;
+    if (this.#atStart) {
+      this.#atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) start = 1;
+    }
+    if (this.#skipLF) {
+      this.#skipLF = false;
+      if (start < text.length && text.charCodeAt(start) === LF) start += 1;
+    }
+    const length = text.length;
+    let i = start;
+    while (i < length) {
+      const code = text.charCodeAt(i);
+      if (code !== LF && code !== CR) {
+        i += 1;
+        continue;
+      }
+      let line = text.slice(start, i);
+      if (this.#partial.length > 0) {
+        this.#partial.push(line);
+        line = this.#partial.join("");
+        this.#partial = [];
+      }
+      this.#line(line);
+      i += 1;
+      if (code === CR) {
+        if (i === length) {
+          this.#skipLF = true; // the LF of this CRLF may be the next chunk's first character
+        } else if (text.charCodeAt(i) === LF) {
+          i += 1;
+        }
+      }
+      start = i;
+    }
+    if (start < length) this.#partial.push(text.slice(start));
+  }
+
+  /** @param {string} line */
+  #line(line) {
+    if (line === "") {
+      this.#dispatch();
+      return;
+    }
+    const colon = line.indexOf(":");
+    if (colon === 0) {
+      this.#onComment?.(line.slice(1));
+      return;
+    }
+    let field = line;
+    let value = "";
+    if (colon > 0) {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+    switch (field) {
+      case "data":
+        this.#data += `${value}\n`;
+        break;
+      case "event":
+        this.#type = value;
+        break;
+      case "id":
+        if (!value.includes("\0")) this.#idBuffer = value;
+        break;
+      case "retry":
+        if (DIGITS.test(value)) {
+          this.#reconnectionTime = Number.parseInt(value, 10);
+          this.#pendingRetry = this.#reconnectionTime;
+        }
+        break;
+      default:
+        break; // unknown fields are ignored
+    }
+  }
+
+  #dispatch() {
+    this.#lastEventId = this.#idBuffer; // the buffer is not reset: the id persists
+    const data = this.#data;
+    const type = this.#type;
+    this.#data = "";
+    this.#type = "";
+    if (data === "") return; // a block without data is not dispatched
+    /** @type {SSEEvent} */
+    const event = { event: type || "message", data: data.slice(0, -1), id: this.#lastEventId };
+    if (this.#pendingRetry !== undefined) {
+      event.retry = this.#pendingRetry;
+      this.#pendingRetry = undefined;
+    }
+    this.#out.push(event);
+  }
+}
+
+/**
+ * Options of `streamEvents`. Any other property is passed to `fetch` as is (`credentials`, `mode`,
+ * `cache`, `keepalive`, ...).
+ *
+ * @typedef {object} StreamOptions
+ * @property {string} [method] The HTTP method; "POST" by default.
+ * @property {BodyInit} [body] The request body, sent as is.
+ * @property {unknown} [json] A value sent as JSON (sets `Content-Type: application/json` unless
+ *   `headers` has one). Do not give both `body` and `json`.
+ * @property {HeadersInit} [headers] Request headers; `Accept: text/event-stream` is added unless set.
+ * @property {AbortSignal} [signal] Aborts the request and the stream; the iterator then rejects with
+ *   the signal's reason (an `AbortError` `DOMException` by default).
+ * @property {string} [lastEventId] Sent as `Last-Event-ID`, to resume a stream by hand.
+ * @property {string | null} [doneEvent] The event type that ends the stream: it is yielded, then the
+ *   iterator finishes and closes the connection. If the body ends before it, the iterator throws a
+ *   `ConnectionError` with `reason: "incomplete"`. `null` disables this: the iterator then simply
+ *   finishes at the end of the body. Default "done".
+ * @property {string | null} [errorEvent] The event type the server uses to report a failure: it is
+ *   thrown as a `ServerError` (not yielded). `null` yields such events like any other. Default "error".
+ * @property {(text: string) => void} [onComment] Called for each comment line (e.g. keep-alives).
+ * @property {typeof fetch} [fetch] The `fetch` to use (default: the global one).
+ */
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Stream the events of an SSE response obtained with `fetch` (POST by default).
+ *
+ * ```js
+ * for await (const { event, data } of streamEvents("/chat", { json: { messages } })) {
+ *   if (event === "message") output.append(data);
+ * }
+ * ```
+ *
+ * Error model (each a distinct class; test with `instanceof`):
+ * - `HttpError` — non-2xx status or a `Content-Type` other than `text/event-stream`; has `status`,
+ *   `body` (text) and `json` (parsed body, or `undefined`). Thrown before any event.
+ * - `ServerError` — the server sent an `errorEvent` ("error"): the generation failed on the server.
+ * - `ConnectionError` — `reason: "network"` when `fetch` or reading the body failed (connection
+ *   refused or dropped), `reason: "incomplete"` when the body ended before `doneEvent`.
+ * - Abort (`signal`): rejects with `signal.reason` (`AbortError`), whether aborted before the
+ *   response, while waiting for data, or while the consumer holds buffered events.
+ *
+ * Breaking out of the `for await` loop closes the connection. It never reconnects by itself: to
+ * resume, call it again with `lastEventId` (the `lastEventId` of the `ConnectionError`).
+ *
+ * @param {string | URL} url
+ * @param {StreamOptions} [options]
+ * @returns {AsyncGenerator<SSEEvent, void, undefined>}
+ */
+export async function* streamEvents(url, options = {}) {
+  const {
+    method = "POST",
+    body,
+    json,
+    headers,
+    signal,
+    lastEventId,
+    doneEvent = "done",
+    errorEvent = "error",
+    onComment,
+    fetch: fetchImpl = globalThis.fetch,
+    ...init
+  } = options;
+  if (body !== undefined && json !== undefined) {
+    throw new TypeError("streamEvents: give `body` or `json`, not both");
+  }
+  const requestHeaders = new Headers(headers);
+  if (!requestHeaders.has("accept")) requestHeaders.set("accept", "text/event-stream");
+  if (lastEventId !== undefined) requestHeaders.set("last-event-id", lastEventId);
+  let requestBody = body;
+  if (json !== undefined) {
+    requestBody = JSON.stringify(json);
+    if (!requestHeaders.has("content-type")) requestHeaders.set("content-type", "application/json");
+  }
+  const parser = new SSEParser({ onComment });
+  const where = String(url);
+
+  // Built first so that invalid options (a GET with a body, a bad URL) throw a plain TypeError
+  // here instead of passing for a network failure.
+  const request = new Request(url, {
+    cache: "no-store",
+    ...init,
+    method,
+    headers: requestHeaders,
+    body: requestBody,
+    signal,
+  });
+  /** @type {Response} */
+  let response;
+  try {
+    response = await fetchImpl(request);
+  } catch (error) {
+    throw signal?.aborted ? signal.reason : networkError(error, where, parser);
+  }
+
+  if (!response.ok || !isEventStream(response.headers.get("content-type"))) {
+    const text = await readText(response, signal);
+    throw new HttpError({
+      reason: response.ok ? "content-type" : "status",
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body: text,
+      url: where,
+    });
+  }
+  if (response.body === null) {
+    throw new ConnectionError("incomplete", `no body from ${where}`, parser.lastEventId);
+  }
+
+  const reader = response.body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      /** @type {ReadableStreamReadResult<Uint8Array>} */
+      let result;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        finished = true; // the stream has errored: nothing left to cancel
+        throw signal?.aborted ? signal.reason : networkError(error, where, parser);
+      }
+      const events = result.done ? parser.end() : parser.feed(result.value);
+      for (const event of events) {
+        signal?.throwIfAborted();
+        if (errorEvent !== null && event.event === errorEvent) throw new ServerError(event);
+        yield event;
+        if (doneEvent !== null && event.event === doneEvent) return;
+      }
+      if (result.done) {
+        finished = true;
+        if (doneEvent !== null) {
+          throw new ConnectionError(
+            "incomplete",
+            `the stream from ${where} ended without a "${doneEvent}" event`,
+            parser.lastEventId,
+          );
+        }
+        return;
+      }
+    }
+  } finally {
+    // Early exit (break, return, throw, done event): close the connection so the server stops.
+    if (!finished) reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Whether a `Content-Type` value is the `text/event-stream` MIME type (parameters ignored).
+ *
+ * @param {string | null} contentType
+ */
+function isEventStream(contentType) {
+  if (contentType === null) return false;
+  return contentType.split(";", 1)[0].trim().toLowerCase() === "text/event-stream";
+}
+
+/**
+ * @param {unknown} error
+ * @param {string} where
+ * @param {SSEParser} parser
+ */
+function networkError(error, where, parser) {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new ConnectionError("network", `connection to ${where} failed: ${detail}`, parser.lastEventId, error);
+}
+
+/**
+ * Read at most `ERROR_BODY_LIMIT` bytes of an error response as text, then close it.
+ *
+ * @param {Response} response
+ * @param {AbortSignal | undefined} signal
+ */
+async function readText(response, signal) {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  try {
+    while (size < ERROR_BODY_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      size += value.byteLength;
+      text += decoder.decode(value, { stream: true });
+    }
+    reader.cancel().catch(() => {});
+    return text + decoder.decode();
+  } catch {
+    if (signal?.aborted) throw signal.reason;
+    return text; // the error response itself broke off: report what arrived
+  }
+}
+
+/**
+ * Handlers and options of `openEventSource`.
+ *
+ * @typedef {object} EventSourceHandlers
+ * @property {(data: string, event: MessageEvent) => void} [onMessage] Each event of type "message".
+ * @property {(event: SSEEvent, raw: MessageEvent) => void} [onEvent] Every event listened to (type
+ *   "message", the `events` and the `doneEvents`), before the specific handler.
+ * @property {(event: SSEEvent) => void} [onDone] A done event arrived; the source is already closed.
+ * @property {(error: ServerError | ConnectionError) => void} [onError] A `ServerError` when the server
+ *   sent an `errorEvent`; a `ConnectionError` when the connection failed (`reason: "network"`, or
+ *   `"refused"` when the browser gave up at once: non-200 status, wrong type, 204).
+ * @property {string[]} [events] Other event types to listen for (`EventSource` has no wildcard).
+ * @property {string[]} [doneEvents] Types that end the stream: the source is closed on them.
+ *   Default `["done", "error"]`.
+ * @property {string | null} [errorEvent] The type reported as a `ServerError` (the source is closed
+ *   on it too). Default "error"; `null` treats it like any other type.
+ * @property {boolean} [reconnect] Let the browser reconnect when the connection drops. Default
+ *   `false`: the source is closed and `onError` gets a `ConnectionError`, since a reconnect would
+ *   re-run the request (and the LLM call) from the start.
+ * @property {boolean} [withCredentials] Passed to `EventSource`.
+ */
+
+/**
+ * Open the browser's own `EventSource` (GET only) and close it on the final event, so that the browser
+ * does not reconnect — re-running the LLM call — when the stream ends.
+ *
+ * A server event named "error" and `EventSource`'s own connection-error event both fire "error"
+ * listeners: the server's one is a `MessageEvent` (reported as `ServerError`), the connection's a
+ * plain `Event` (reported as `ConnectionError`).
+ *
+ * @param {string | URL} url
+ * @param {EventSourceHandlers} [handlers]
+ * @returns {EventSource} The source (call `close()` to stop early).
+ */
+export function openEventSource(url, handlers = {}) {
+  const {
+    onMessage,
+    onEvent,
+    onDone,
+    onError,
+    events = [],
+    doneEvents = ["done", "error"],
+    errorEvent = "error",
+    reconnect = false,
+    withCredentials = false,
+  } = handlers;
+  const source = new EventSource(url, { withCredentials });
+  let lastEventId = "";
+
+  /** @param {MessageEvent} raw */
+  const toEvent = (raw) => {
+    lastEventId = raw.lastEventId;
+    return { event: raw.type, data: String(raw.data), id: raw.lastEventId };
+  };
+
+  /** @param {Event} raw */
+  const listener = (raw) => {
+    if (!(raw instanceof MessageEvent)) {
+      connectionError();
+      return;
+    }
+    const event = toEvent(raw);
+    const isError = errorEvent !== null && event.event === errorEvent;
+    const final = isError || doneEvents.includes(event.event);
+    if (final) source.close();
+    onEvent?.(event, raw);
+    if (event.event === "message") onMessage?.(event.data, raw);
+    if (isError) {
+      onError?.(new ServerError(event));
+    } else if (final) {
+      onDone?.(event);
+    }
+  };
+
+  const connectionError = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      onError?.(
+        new ConnectionError("refused", `the browser failed the connection to ${String(url)}`, lastEventId),
+      );
+    } else if (!reconnect) {
+      source.close();
+      onError?.(
+        new ConnectionError("network", `the connection to ${String(url)} was lost`, lastEventId),
+      );
+    }
+  };
+
+  const types = new Set(["message", "error", ...events, ...doneEvents]);
+  if (errorEvent !== null) types.add(errorEvent);
+  for (const type of types) source.addEventListener(type, listener);
+  return source;
+}
