@@ -1,0 +1,288 @@
+"""``AsyncSimpleBot``: llamabot's streaming bot on litellm, better behaved.
+
+- litellm is imported on first use (in a worker thread, so the event loop keeps
+  serving), offline-safe; ``import ssekit`` never imports it. :func:`warm_up`
+  pays that cost at server start instead.
+- The default model is ``ssekit/echo`` (:mod:`ssekit.echo`): offline, no key.
+- Whenever the consumer stops (``aclose()``, cancellation, an error), the
+  litellm stream is closed at once, which closes the upstream HTTP request.
+- Provider failures become :class:`ModelProviderError`, whose message is one of
+  a few fixed sentences: safe in an error event even with the default
+  formatter, while the provider's own exception (API keys, internal URLs,
+  tracebacks) stays attached as ``__cause__`` for the server's logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import socket
+import sys
+import threading
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from types import ModuleType
+from typing import Any
+
+import anyio.to_thread
+
+from .stream import aclose_quietly
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_VARIABLE",
+    "STREAM_TARGETS",
+    "AsyncSimpleBot",
+    "ModelProviderError",
+    "load_litellm",
+    "provider_error",
+    "warm_up",
+]
+
+#: The offline model used when neither ``model_name`` nor ``$SSEKIT_MODEL`` names one.
+DEFAULT_MODEL = "ssekit/echo"
+#: Environment variable naming the default model.
+MODEL_VARIABLE = "SSEKIT_MODEL"
+#: Accepted ``stream_target`` values (llamabot's). Only ``stdout`` changes behaviour here.
+STREAM_TARGETS = ("stdout", "panel", "api", "none")
+
+CREDENTIALS_REJECTED = "The model provider rejected the credentials."
+RATE_LIMITED = "The model provider is rate-limiting requests; try again shortly."
+TIMED_OUT = "The model provider timed out."
+CONTEXT_TOO_LONG = "The conversation is too long for the model."
+REQUEST_REJECTED = "The model provider rejected the request."
+UNREACHABLE = "The model provider could not be reached."
+FAILED = "The model provider failed."
+
+_litellm: ModuleType | None = None
+_litellm_lock = threading.Lock()
+
+
+def load_litellm() -> ModuleType:
+    """Import litellm, configured for servers, with ``ssekit/echo`` registered.
+
+    Blocks for litellm's import (seconds; see ``docs/bot.md``); idempotent and
+    thread-safe. ``LITELLM_LOCAL_MODEL_COST_MAP`` and ``LITELLM_OFFLINE_MODE``
+    are set first unless already set, so the import reaches for no network.
+    """
+    global _litellm
+    with _litellm_lock:
+        if _litellm is None:
+            from . import echo  # sets the offline environment, then imports litellm
+
+            echo.register_echo_provider()
+            import litellm
+
+            litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
+            litellm.disable_hf_tokenizer_download = True
+            _litellm = litellm
+        return _litellm
+
+
+async def _litellm_module() -> ModuleType:
+    if _litellm is not None:
+        return _litellm
+    return await anyio.to_thread.run_sync(load_litellm)
+
+
+async def warm_up(*, complete: bool = True) -> None:
+    """Pay litellm's start-up costs now, at server start, not on the first request.
+
+    Imports litellm (in a worker thread) and registers ``ssekit/echo``; with
+    ``complete``, also streams one tiny offline completion through it, which
+    loads the rest of litellm's first-call machinery.
+    """
+    await _litellm_module()
+    if complete:
+        bot = AsyncSimpleBot("", model_name=DEFAULT_MODEL, stream_target="none", echo_delay=0)
+        await bot("warm-up")
+
+
+class ModelProviderError(Exception):
+    """A model provider's failure, worded for end users.
+
+    ``str()`` is one of a few fixed sentences; ``status_code`` is the
+    provider's HTTP status when it gave one; ``__cause__`` is litellm's own
+    exception, which may carry secrets and belongs in logs only.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AsyncSimpleBot:
+    """A streaming chat bot on ``litellm.acompletion``, constructed as llamabot's.
+
+    ``model_name=None`` means ``$SSEKIT_MODEL``, else ``ssekit/echo``.
+    ``completion_kwargs`` go to every ``litellm.acompletion`` call
+    (``api_base``, ``timeout``, ``echo_delay``...); ``num_retries`` defaults to
+    0 so that one request is one upstream call. ``stream_target="stdout"``
+    prints the reply while ``await bot(...)`` streams it; ``stream_async``
+    never prints.
+    """
+
+    def __init__(
+        self,
+        system_prompt: str,
+        temperature: float = 0.0,
+        model_name: str | None = None,
+        stream_target: str = "stdout",
+        api_key: str | None = None,
+        mock_response: str | None = None,
+        **completion_kwargs: Any,
+    ) -> None:
+        if stream_target not in STREAM_TARGETS:
+            raise ValueError(
+                f"stream_target must be one of {', '.join(STREAM_TARGETS)}, not {stream_target!r}"
+            )
+        if model_name is None:
+            model_name = os.environ.get(MODEL_VARIABLE) or DEFAULT_MODEL
+        if not isinstance(model_name, str) or not model_name:
+            raise ValueError(f"model_name must be a non-empty str, not {model_name!r}")
+        if "litellm" not in sys.modules and importlib.util.find_spec("litellm") is None:
+            raise ImportError("AsyncSimpleBot needs litellm: pip install 'ssekit[bot]'")
+        self.system_prompt = system_prompt
+        self.temperature = temperature
+        self.model_name = model_name
+        self.stream_target = stream_target
+        self.api_key = api_key
+        self.mock_response = mock_response
+        self.completion_kwargs: dict[str, Any] = {"num_retries": 0, **completion_kwargs}
+
+    def compose_messages(self, *messages: str | Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``[system] + one user message per string``; role/content dicts are kept as they are."""
+        conversation: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt}]
+        for message in messages:
+            if isinstance(message, str):
+                conversation.append({"role": "user", "content": message})
+            elif isinstance(message, Mapping) and "role" in message and "content" in message:
+                conversation.append(dict(message))
+            else:
+                raise TypeError(
+                    "a message is a str or a dict with 'role' and 'content',"
+                    f" not {type(message).__name__}"
+                )
+        return conversation
+
+    def stream_async(self, *messages: str | Mapping[str, Any]) -> AsyncGenerator[str, None]:
+        """The reply's text deltas, never ``None`` or ``""``.
+
+        Bad messages raise here rather than at the first ``anext``. Closing the
+        iterator, or cancelling the task iterating it, closes the litellm stream
+        (and with it the upstream request) before the close returns.
+        """
+        request: dict[str, Any] = {
+            **self.completion_kwargs,
+            "model": self.model_name,
+            "messages": self.compose_messages(*messages),
+            "temperature": self.temperature,
+            "stream": True,
+        }
+        if self.api_key is not None:
+            request["api_key"] = self.api_key
+        if self.mock_response is not None:
+            request["mock_response"] = self.mock_response
+        return self._stream(request)
+
+    async def _stream(self, request: dict[str, Any]) -> AsyncGenerator[str, None]:
+        litellm = await _litellm_module()
+        try:
+            stream = await litellm.acompletion(**request)
+        except Exception as exc:
+            raise provider_error(exc) from exc
+        try:
+            while True:
+                try:
+                    chunk = await anext(stream)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    raise provider_error(exc) from exc
+                text = _delta_text(chunk)
+                if text:
+                    yield text
+        finally:
+            # Shielded: runs to completion even when this task is being cancelled.
+            await aclose_quietly(stream)
+
+    async def __call__(self, *messages: str | Mapping[str, Any]) -> str:
+        """The whole reply (printed as it streams when ``stream_target="stdout"``)."""
+        show = self.stream_target == "stdout"
+        parts: list[str] = []
+        chunks = self.stream_async(*messages)
+        try:
+            async for text in chunks:
+                parts.append(text)
+                if show:
+                    print(text, end="", flush=True)
+        finally:
+            await aclose_quietly(chunks)
+        if show:
+            print(flush=True)
+        return "".join(parts)
+
+
+def _delta_text(chunk: Any) -> str:
+    """A chunk's text; usage-only, tool-call and reasoning chunks have none."""
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return ""
+    content = getattr(getattr(choices[0], "delta", None), "content", None)
+    return content if isinstance(content, str) else ""
+
+
+def provider_error(exc: BaseException) -> ModelProviderError:
+    """The user-facing error for a failed litellm call (chain ``exc`` as its cause).
+
+    Looks through the whole chain (``__cause__``, ``__context__``, litellm's
+    ``original_exception``): litellm reports a refused connection as a 500 and
+    a timeout mid-stream under several wrappers.
+    """
+    import httpx
+    import openai
+    from litellm.exceptions import ContextWindowExceededError
+
+    chain = list(_exception_chain(exc))
+    statuses = [status for error in chain if (status := _status_code(error)) is not None]
+    timeouts = (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException, openai.APITimeoutError)
+    if 408 in statuses or any(isinstance(error, timeouts) for error in chain):
+        return ModelProviderError(TIMED_OUT, 408)
+    if any(isinstance(error, ContextWindowExceededError) for error in chain):
+        return ModelProviderError(CONTEXT_TOO_LONG, 400)
+    status = statuses[0] if statuses else None
+    if status in (401, 403):
+        return ModelProviderError(CREDENTIALS_REJECTED, status)
+    if status == 429:
+        return ModelProviderError(RATE_LIMITED, status)
+    if status is not None and 400 <= status < 500:
+        return ModelProviderError(REQUEST_REJECTED, status)
+    unreachable = (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)
+    if any(isinstance(error, unreachable) for error in chain):
+        return ModelProviderError(UNREACHABLE)
+    return ModelProviderError(FAILED, status)
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    pending = [exc]
+    while pending and len(seen) < 64:
+        error = pending.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        for linked in (
+            error.__cause__,
+            error.__context__,
+            getattr(error, "original_exception", None),
+        ):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+
+
+def _status_code(error: BaseException) -> int | None:
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 600:
+        return status
+    return None
