@@ -1,22 +1,34 @@
 """ssekit: spec-exact Server-Sent Events for streaming LLM output from any ASGI host."""
 
+from ._engine import EventStream, event_stream_bytes
+from ._shutdown import ShutdownSignal
 from .bot import AsyncSimpleBot, ModelProviderError, warm_up
+from .chat import ChatApp, ChatRequest, chat_app
 from .encoder import EventLike, encode, encode_comment, encode_many
 from .errors import ErrorFormatter, format_error, redact
 from .event import ServerSentEvent
+from .response import EventStreamResponse, last_event_id
 from .stream import StreamingBot, sse_stream
 
 __all__ = [
     "AsyncSimpleBot",
+    "ChatApp",
+    "ChatRequest",
     "ErrorFormatter",
     "EventLike",
+    "EventStream",
+    "EventStreamResponse",
     "ModelProviderError",
     "ServerSentEvent",
+    "ShutdownSignal",
     "StreamingBot",
+    "chat_app",
     "encode",
     "encode_comment",
     "encode_many",
+    "event_stream_bytes",
     "format_error",
+    "last_event_id",
     "redact",
     "sse_stream",
     "warm_up",

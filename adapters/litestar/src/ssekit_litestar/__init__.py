@@ -1,0 +1,120 @@
+"""ssekit's Server-Sent Events as a native Litestar response.
+
+All streaming behaviour — heartbeat, coalescing, send timeout, closing the
+producer on disconnect, HEAD, error events, shutdown — is the core
+:class:`ssekit.EventStreamResponse`. This module makes it a Litestar
+:class:`~litestar.response.Response`, which a handler returns and annotates
+as usual; Litestar then hands it the layered headers, cookies and background
+tasks (a returned bare ASGI app would skip them), and its ASGI form serves the
+core response with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from litestar.response import Response
+from litestar.response.base import ASGIResponse
+
+from ssekit import EventStreamResponse
+from ssekit._engine import Producer
+
+if TYPE_CHECKING:
+    from litestar.app import Litestar
+    from litestar.background_tasks import BackgroundTask, BackgroundTasks
+    from litestar.connection import Request
+    from litestar.datastructures import Cookie
+    from litestar.enums import MediaType
+    from litestar.types import Receive, ResponseCookies, Scope, Send, TypeEncodersMap
+
+__all__ = ["EventSourceResponse", "sse_response"]
+
+_MEDIA_TYPE = "text/event-stream"
+
+
+class EventSourceResponse(Response[Producer]):
+    """Stream ``content`` (events, seed-style dicts or bytes) as ``text/event-stream``.
+
+    ``content`` is an async iterable, or a sync one (run in a worker thread).
+    ``**options`` are those of :class:`ssekit.EventStreamResponse` (``ping``,
+    ``send_timeout``, ``prefetch``, ``error_event``, ``error_formatter``,
+    ``finished_id``, ``shutdown``, ``max_buffer``) and are checked here. As with
+    any Litestar response, ``status_code=None`` takes the handler's (``201`` for
+    ``@post`` unless the decorator says otherwise), and the response's own
+    headers win over layered ones.
+    """
+
+    def __init__(
+        self,
+        content: Producer,
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: ResponseCookies | None = None,
+        headers: dict[str, str] | None = None,
+        status_code: int | None = None,
+        **options: Any,
+    ) -> None:
+        # Built once to check everything now; served with the layered headers later.
+        EventStreamResponse(content, status_code=status_code or 200, headers=headers, **options)
+        super().__init__(
+            content,
+            background=background,
+            cookies=cookies,
+            headers=headers,
+            media_type=_MEDIA_TYPE,
+            status_code=status_code,
+        )
+        self._options = options
+
+    def to_asgi_response(
+        self,
+        app: Litestar | None,
+        request: Request[Any, Any, Any],
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: MediaType | str | None = None,
+        status_code: int | None = None,
+        type_encoders: TypeEncodersMap | None = None,
+    ) -> ASGIResponse:
+        return _ASGIEventSource(
+            self.content,
+            self._options,
+            background=self.background or background,
+            cookies=[*self.cookies, *(cookies or ())],
+            headers={**(headers or {}), **self.headers},
+            media_type=_MEDIA_TYPE,
+            status_code=self.status_code or status_code,
+        )
+
+
+class _ASGIEventSource(ASGIResponse):
+    """Litestar's low-level response (it encodes headers and cookies) serving the core one."""
+
+    __slots__ = ("_events", "_options")
+    _should_set_content_length = False
+
+    def __init__(self, events: Producer, options: dict[str, Any], **response: Any) -> None:
+        super().__init__(**response)
+        self._events = events
+        self._options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in self.encode_headers()
+        ]
+        response = EventStreamResponse(
+            self._events, status_code=self.status_code, headers=headers, **self._options
+        )
+        await response(scope, receive, send)  # type: ignore[arg-type]
+        await self.after_response()
+
+
+def sse_response(events: Producer, **options: Any) -> EventSourceResponse:
+    """``EventSourceResponse(events, **options)``: the same call as in every ssekit adapter."""
+    return EventSourceResponse(events, **options)

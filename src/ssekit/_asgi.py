@@ -1,0 +1,132 @@
+"""Just enough ASGI for a response and an app: types, headers, JSON errors, request bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any, TypeAlias
+
+__all__ = [
+    "Headers",
+    "Message",
+    "Receive",
+    "RequestTooLarge",
+    "Scope",
+    "Send",
+    "check_headers",
+    "error_body",
+    "header",
+    "last_event_id",
+    "read_body",
+    "send_json_error",
+    "send_status",
+]
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+#: Extra response headers: a mapping or (name, value) pairs of ``str``.
+Headers: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
+
+
+class RequestTooLarge(Exception):
+    """The request body went over the limit while it was being read."""
+
+
+def check_headers(headers: Headers | None) -> list[tuple[bytes, bytes]]:
+    """Validate user headers (``str`` names and values, no CR/LF/NUL) and encode them."""
+    if headers is None:
+        return []
+    if isinstance(headers, (str, bytes)):
+        raise TypeError("headers must be a mapping or (name, value) pairs, not a string")
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    encoded = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"headers: each header must be a (name, value) pair, not {pair!r}")
+        name, value = pair
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"headers: name and value must be str, not {name!r}: {value!r}")
+        if not name or any(c in name for c in ":\r\n\0 \t"):
+            raise ValueError(f"headers: invalid header name {name!r}")
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"headers: the value of {name!r} must not contain CR, LF or NUL")
+        try:
+            encoded.append((name.lower().encode("ascii"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ValueError(f"headers: {name!r} cannot be sent as HTTP header bytes") from None
+    return encoded
+
+
+def merge_headers(
+    defaults: list[tuple[bytes, bytes]], overrides: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``defaults`` with any header named in ``overrides`` replaced, then ``overrides``."""
+    names = {name for name, _ in overrides}
+    return [pair for pair in defaults if pair[0] not in names] + overrides
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of request header ``name`` (lower-case bytes), or ``None``."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def last_event_id(scope: Scope) -> str | None:
+    """The ``Last-Event-ID`` a reconnecting ``EventSource`` sent, or ``None``.
+
+    Browsers send back the last ``id`` they received, UTF-8 encoded; an empty
+    value (an ``id:`` reset) counts as none.
+    """
+    value = header(scope, b"last-event-id")
+    if value is None:
+        return None
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("latin-1")
+    return text.strip(" \t") or None
+
+
+def error_body(status: int, message: str) -> bytes:
+    """The JSON body of every error ssekit answers with: ``{"error": {"status", "message"}}``."""
+    return json.dumps({"error": {"status": status, "message": message}}).encode("utf-8")
+
+
+async def send_status(
+    send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """A whole, non-streamed response."""
+    raw = [*headers]
+    if status not in (204, 304):
+        raw.append((b"content-length", str(len(body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def send_json_error(
+    send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error answered before any stream started, as JSON."""
+    raw = [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *headers]
+    await send_status(send, status, error_body(status, message), raw)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, refused with :class:`RequestTooLarge` as soon as it passes ``limit``."""
+    parts = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("the client left while sending its request")
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+        parts.append(body)
+        if not message.get("more_body", False):
+            return b"".join(parts)

@@ -1,0 +1,570 @@
+"""The streaming engine every host shares: producer task, coalescing buffer, heartbeat, errors.
+
+One :class:`EventStream` per response. Entering it starts one child task that
+iterates the producer, encodes each item (refusing bad ones before a byte is
+written) and appends the bytes to a bounded buffer. The consumer — the ASGI
+sender in :mod:`ssekit.response`, or a framework iterating a body — takes
+*everything* buffered at once, so events that are already waiting go out in
+one write, while an event that arrives alone is handed over at once.
+
+While the buffer is empty the consumer waits in an ``idle`` callable of its
+choosing (the ASGI sender listens for ``http.disconnect`` there); the producer
+wakes it by cancelling that wait, and the wait's deadline is the heartbeat.
+So a stream costs two tasks: the consumer's own and the producer's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from typing import Any, TypeAlias, cast
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from ._backend import Backend, await_noting_suspension, current_backend
+from .encoder import EventLike, encode, encode_comment
+from .errors import ErrorFormatter, format_error, log_error, one_line
+from .event import ServerSentEvent, check_name
+from .stream import aclose_quietly
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER",
+    "PING",
+    "EventStream",
+    "Item",
+    "Producer",
+    "WriteTimeout",
+    "close_producer",
+    "event_stream_bytes",
+]
+
+#: What a producer may yield: an event, a seed-style dict, or bytes already encoded.
+Item: TypeAlias = "EventLike | bytes"
+#: What a response streams: an async (or sync, run in a worker thread) iterable of items.
+Producer: TypeAlias = "AsyncIterable[Item] | Iterable[Item]"
+
+#: The heartbeat: a comment frame with no blank line, so no parser dispatches anything.
+PING = encode_comment("ping")
+#: Bytes buffered ahead of a slow client before the producer is made to wait.
+DEFAULT_MAX_BUFFER = 64 * 1024
+#: Events that are ready back to back are gathered into one write of up to this many
+#: bytes, for at most this long.
+_BATCH_BYTES = 16 * 1024
+_BATCH_SECONDS = 0.001
+#: A producer that never awaits still lets the loop run after this many items.
+_YIELD_EVERY_ITEMS = 64
+_SHUTDOWN_MESSAGE = "the server is shutting down"
+
+
+def check_positive(field: str, value: object, *, optional: bool = False) -> float | None:
+    """A finite number > 0 (``None`` too when ``optional``), or a clear error naming ``field``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a number of seconds or None" if optional else "a number"
+        raise TypeError(f"{field} must be {kind}, not {type(value).__name__}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{field} must be a finite number > 0, not {value!r}")
+    return float(value)
+
+
+async def close_producer(events: object) -> None:
+    """Close a producer (async generator, or sync generator) without iterating it."""
+    if hasattr(events, "aclose"):
+        await aclose_quietly(events)
+        return
+    close = getattr(events, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:
+            log_error(exc, "closing the producer failed")
+
+
+class WriteTimeout(Exception):
+    """A write stayed blocked longer than the send timeout: the client stopped reading."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__(f"the client read nothing for {timeout} seconds")
+
+
+class EventStream:
+    """Turn a producer into ``text/event-stream`` bytes: coalesced, heart-beaten, closed.
+
+    Enter it (it owns the producer's task), then either let it write::
+
+        async with EventStream(events) as stream:
+            await stream.run(write)          # push: the engine calls write(bytes)
+
+    or take chunks yourself (for a host that iterates a body)::
+
+        async with EventStream(events) as stream:
+            while (chunk := await stream.next_chunk()) is not None:
+                ...
+
+    Every chunk is whole events, or the heartbeat :data:`PING` after ``ping``
+    seconds without output. If the producer raises, or yields something that
+    cannot be encoded, the stream ends with one ``error_event`` (its data from
+    ``error_formatter``; the error is logged, as :func:`ssekit.sse_stream` does).
+    Leaving the block — normally, by an exception or by cancellation — cancels
+    the producer and closes it: its ``finally`` has run when the block is left.
+
+    Coalescing: an item that had to be waited for is written at once; items
+    that were already there when asked for are gathered (up to 64, 1 ms, or
+    ``max_buffer`` bytes) and written together. While a write is blocked, up to
+    ``max_buffer`` bytes (plus one event) wait, then the producer waits too.
+    A producer that never awaits still lets the loop run every 64 items / 1 ms.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_chunks",
+        "_clock",
+        "_error_event",
+        "_error_formatter",
+        "_events",
+        "_finished",
+        "_items",
+        "_iterator",
+        "_last_output",
+        "_max_buffer",
+        "_ping",
+        "_producer_scope",
+        "_pull_waiting",
+        "_room",
+        "_send_timeout",
+        "_shutdown_message",
+        "_size",
+        "_stop_at",
+        "_stopping",
+        "_stuck_write",
+        "_suspended",
+        "_task_group",
+        "_waiter",
+        "_write",
+        "_write_error",
+        "_write_started",
+        "_writing",
+        "early_error",
+    )
+
+    def __init__(
+        self,
+        events: Producer,
+        *,
+        ping: float | None = 15.0,
+        error_event: str = "error",
+        error_formatter: ErrorFormatter = format_error,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        shutdown_message: str | None = _SHUTDOWN_MESSAGE,
+    ) -> None:
+        if not isinstance(events, (AsyncIterable, Iterable)) or isinstance(
+            events, (str, bytes, dict)
+        ):
+            raise TypeError(
+                f"events must be an async or sync iterable of events, not {type(events).__name__}"
+            )
+        self._ping = check_positive("ping", ping, optional=True)
+        self._error_event = check_name("error_event", error_event)
+        if not callable(error_formatter):
+            raise TypeError("error_formatter must be callable")
+        self._error_formatter = error_formatter
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int):
+            raise TypeError(f"max_buffer must be an int of bytes, not {type(max_buffer).__name__}")
+        if max_buffer < 1:
+            raise ValueError(f"max_buffer must be >= 1 byte, not {max_buffer}")
+        if shutdown_message is not None and not isinstance(shutdown_message, str):
+            raise TypeError("shutdown_message must be str or None")
+        self._max_buffer = max_buffer
+        self._shutdown_message = shutdown_message
+        self._events = events
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._items = 0
+        self._finished = False
+        self._write: Callable[[bytes], Awaitable[object]] | None = None
+        self._writing = False
+        self._write_error: Exception | None = None
+        self._write_started = 0.0
+        self._send_timeout: float | None = None
+        self._suspended = False
+        self._pull_waiting = False
+        self._stuck_write = False
+        self._iterator: AsyncIterator[Item] | None = None
+        self._waiter: anyio.CancelScope | None = None
+        self._room: anyio.Event | None = None
+        self._producer_scope: anyio.CancelScope | None = None
+        self._stop_at = math.inf
+        self._stopping = False
+        self._task_group: TaskGroup | None = None
+        self._backend: Backend | None = None
+        self._clock: Callable[[], float] = anyio.current_time
+        self._last_output = 0.0
+        #: Set when the producer failed before yielding anything, or its first item is an
+        #: ``error_event``: the safe message, for a host that answers with an HTTP error.
+        self.early_error: str | None = None
+
+    async def __aenter__(self) -> EventStream:
+        if self._task_group is not None:
+            raise RuntimeError("an EventStream can be entered only once")
+        self._backend = backend = current_backend()
+        self._clock = backend.clock
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._produce, backend)
+        self._last_output = backend.clock()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool | None:
+        assert self._task_group is not None, "EventStream was not entered"
+        self._task_group.cancel_scope.cancel()
+        iterator = self._iterator
+        if self._stuck_write and iterator is not None and not getattr(iterator, "ag_running", 0):
+            # Its task may stay in a write the server shields from cancellation
+            # (hypercorn's trio worker does): close the producer from here, now.
+            await close_producer(iterator)
+        try:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                return await self._task_group.__aexit__(exc_type, exc, tb)
+            # The producer's task raises nothing: let the body's own exception (a client
+            # gone, say) propagate as itself rather than wrapped in an exception group.
+            await self._task_group.__aexit__(None, None, None)
+            return None
+        finally:
+            # A producer task cancelled before it ever ran has closed nothing.
+            await close_producer(self._events)
+
+    def stop(self, grace: float = 0.0) -> None:
+        """End the stream cleanly: the producer gets ``grace`` more seconds, then is cancelled.
+
+        What it yielded until then is still sent, then (unless ``shutdown_message`` is
+        ``None``) one ``error_event`` saying the server is shutting down, then the end.
+        A write in progress is never cut.
+        """
+        self._stop_at = min(self._stop_at, self._clock() + grace)
+        self._wake()
+
+    async def wait_first(self, idle: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Wait until the first item is ready (or the producer has ended), writing nothing."""
+        while not self._chunks and not self._finished:
+            await self._idle(self._stop_at, idle)
+
+    async def run(
+        self,
+        write: Callable[[bytes], Awaitable[object]],
+        idle: Callable[[], Awaitable[object]] | None = None,
+        *,
+        send_timeout: float | None = None,
+    ) -> None:
+        """Write the whole stream with ``write``; return when it has ended.
+
+        The producer's task writes an event itself when nothing else is being
+        written (so one arriving alone costs no task switch); this task writes
+        what piles up meanwhile, and the heartbeat. In between it awaits
+        ``idle()`` (default: sleep), which is cancelled when there is work and
+        may raise to abort the stream (a client that has gone). A write still
+        blocked after ``send_timeout`` seconds raises :class:`WriteTimeout`.
+        """
+        self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
+        self._write = write
+        while True:
+            if self._write_error is not None:
+                raise self._write_error  # the producer's own write failed (a client gone)
+            now = self._clock()
+            if now >= self._stop_at:
+                self._stop_producer()
+            if self._chunks and not self._writing and self._producer_cannot_write():
+                await self._flush_in_time(write, now)
+            elif self._finished and not self._writing:
+                return
+            elif self._writing and now - self._write_started >= (self._send_timeout or math.inf):
+                self._stuck_write = True  # the producer's task is in that write
+                raise WriteTimeout(self._send_timeout)
+            else:
+                ping = self._due_ping()
+                if ping is not None and not self._writing:
+                    self._chunks.append(ping)
+                    continue
+                await self._idle(self._deadline(), idle)
+
+    async def next_chunk(self, idle: Callable[[], Awaitable[object]] | None = None) -> bytes | None:
+        """The next bytes to write: all events ready so far, a ping, or ``None`` at the end.
+
+        While there is nothing, ``idle()`` is awaited (default: sleep) and cancelled
+        as soon as there is; it may raise to abort the stream.
+        """
+        if self._clock() >= self._stop_at:
+            self._stop_producer()
+        if not self._chunks and not self._finished:
+            # Let a producer that is about to deliver do so before paying for a wake-up.
+            await self._checkpoint()
+            while not self._chunks and not self._finished:
+                ping = self._due_ping()
+                if ping is not None:
+                    return ping
+                await self._idle(self._deadline(), idle)
+        return self._take(self._clock()) if self._chunks else None
+
+    # -- the consumer's side ------------------------------------------------------------
+
+    async def _checkpoint(self) -> None:
+        assert self._backend is not None, "EventStream was not entered"
+        await self._backend.checkpoint()
+
+    def _due_ping(self) -> bytes | None:
+        if self._ping is not None and self._clock() >= self._last_output + self._ping:
+            self._last_output = self._clock()
+            return PING
+        return None
+
+    def _deadline(self) -> float:
+        """When the idle task must look again: ping, shutdown, or a write's timeout."""
+        now = self._clock()
+        ping_at = math.inf if self._ping is None else self._last_output + self._ping
+        if self._writing:  # output is under way: no ping can be due before it ends
+            ping_at = now + (self._ping or math.inf)
+        timeout_at = math.inf
+        if self._send_timeout is not None:
+            timeout_at = (self._write_started if self._writing else now) + self._send_timeout
+        return min(ping_at, self._stop_at, timeout_at)
+
+    async def _idle(self, deadline: float, idle: Callable[[], Awaitable[object]] | None) -> None:
+        with anyio.CancelScope(deadline=deadline) as waiter:
+            self._waiter = waiter
+            try:
+                if idle is None:
+                    await anyio.sleep_forever()
+                else:
+                    await idle()
+            finally:
+                self._waiter = None
+        if self._clock() >= self._stop_at:
+            self._stop_producer()
+
+    def _producer_cannot_write(self) -> bool:
+        """True when what is buffered must be written by the idle task.
+
+        Otherwise the producer's task writes it at its next batch boundary, and the
+        idle task goes back to listening (for a disconnect, say) instead.
+        """
+        return self._pull_waiting or self._room is not None or self._finished
+
+    def _stop_producer(self) -> None:
+        self._stopping = True
+        if self._producer_scope is not None and not self._writing:
+            self._producer_scope.cancel()  # else the producer stops after its write
+
+    def _take(self, now: float) -> bytes:
+        chunks = self._chunks
+        self._chunks = []
+        self._size = 0
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+        self._last_output = now
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _flush_in_time(self, write: Callable[[bytes], Awaitable[object]], now: float) -> None:
+        """Flush from the idle task: nobody else is watching this write, so it has a deadline."""
+        with anyio.CancelScope(deadline=now + (self._send_timeout or math.inf)) as guard:
+            await self._flush(write)
+        if guard.cancelled_caught:
+            raise WriteTimeout(self._send_timeout)
+
+    async def _flush(self, write: Callable[[bytes], Awaitable[object]]) -> None:
+        """Write everything buffered, in one write."""
+        self._writing = True
+        self._write_started = now = self._clock()
+        try:
+            await write(self._take(now))
+        finally:
+            self._writing = False
+        if self._stopping:
+            self._stop_producer()
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.cancel()
+            self._waiter = None
+
+    # -- the producer's side ------------------------------------------------------------
+
+    def _append(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        self._items += 1
+
+    async def _produce(self, backend: Backend) -> None:
+        """The producer's task: pull, encode, gather, and write when nobody else is."""
+        iterator: AsyncIterator[Item] | None = None
+        try:
+            with anyio.CancelScope() as scope:
+                self._producer_scope = scope
+                try:
+                    iterator = self._iterator = _open(self._events)
+                    batch_bytes = min(self._max_buffer, _BATCH_BYTES)
+                    since_yield = 0
+                    gather_until = 0.0
+                    while not self._stopping:
+                        self._suspended = False
+                        try:
+                            item = await await_noting_suspension(anext(iterator), self._on_suspend)
+                        except StopAsyncIteration:
+                            return
+                        finally:
+                            self._pull_waiting = False
+                        chunk = item if isinstance(item, bytes) else encode(item)
+                        if self._items == 0:
+                            self._check_first(item)
+                        write = self._write
+                        if (
+                            self._suspended
+                            and not self._chunks
+                            and write is not None
+                            and not self._writing
+                        ):
+                            # It came alone and nothing is being written: write it now. The
+                            # usual case of a token stream, so it is kept lean.
+                            self._items += 1
+                            self._writing = True
+                            self._write_started = self._last_output = self._clock()
+                            try:
+                                await write(chunk)
+                            except Exception as exc:
+                                self._write_error = exc  # raised by run(), in the idle task
+                                return
+                            finally:
+                                self._writing = False
+                        else:
+                            if not self._chunks:
+                                gather_until = time.perf_counter() + _BATCH_SECONDS
+                            self._append(chunk)
+                            # Ready back to back: gather them, up to 1 ms or a batch of bytes.
+                            flush = (
+                                self._suspended
+                                or self._size >= batch_bytes
+                                or time.perf_counter() >= gather_until
+                            )
+                            if flush and write is not None and not self._writing:
+                                try:
+                                    await self._flush(write)
+                                except Exception as exc:
+                                    self._write_error = exc
+                                    return
+                            elif flush:
+                                self._wake()
+                                if self._size >= self._max_buffer and not await self._room_made():
+                                    return
+                        since_yield += 1
+                        if since_yield >= _YIELD_EVERY_ITEMS:
+                            # A producer that never awaits must not starve the loop (nor the idle
+                            # task, which is what notices a disconnect).
+                            await backend.checkpoint()
+                            since_yield = 0
+                            if backend.clock() >= self._stop_at:
+                                self._stopping = True
+                except Exception as exc:
+                    self._fail(exc)
+                finally:
+                    await close_producer(iterator)
+            if (scope.cancelled_caught or self._stopping) and self._shutdown_message is not None:
+                self._append(self._error(self._shutdown_message))
+        finally:
+            self._producer_scope = None
+            self._finished = True
+            self._wake()
+
+    async def _room_made(self) -> bool:
+        """Wait until the buffer is taken; False if the write under way is stuck.
+
+        The stuck write may be shielded by the server (hypercorn's trio worker does
+        that), so the producer stops here rather than waiting for it.
+        """
+        self._room = anyio.Event()
+        with anyio.move_on_after(self._send_timeout or math.inf) as waited:
+            await self._room.wait()
+        if waited.cancelled_caught:
+            self._write_error = WriteTimeout(self._send_timeout)
+            return False
+        return True
+
+    def _on_suspend(self) -> None:
+        """The producer has to wait for its next item: what is ready must go out now."""
+        self._suspended = self._pull_waiting = True
+        if self._chunks and not self._writing:
+            self._wake()
+
+    def _check_first(self, item: Item) -> None:
+        if isinstance(item, ServerSentEvent):
+            name, data = item.event, item.data
+        elif isinstance(item, Mapping):
+            name, data = item.get("event"), item.get("data", "")
+        else:
+            return
+        if name == self._error_event:
+            self.early_error = data if isinstance(data, str) and data else self._error_event
+
+    def _fail(self, exc: Exception) -> None:
+        log_error(exc, "the event stream's producer failed")
+        fallback = type(exc).__name__
+        try:
+            text = self._error_formatter(exc)
+        except Exception as formatter_exc:
+            log_error(formatter_exc, "the error formatter failed")
+            text = fallback
+        text = (one_line(text) if isinstance(text, str) else "") or fallback
+        if self._items == 0:
+            self.early_error = text
+        self._append(self._error(text))
+
+    def _error(self, text: str) -> bytes:
+        return encode({"event": self._error_event, "data": text})
+
+
+def _open(events: Producer) -> AsyncIterator[Item]:
+    if isinstance(events, AsyncIterable):
+        return aiter(events)
+    return _in_thread(iter(events))
+
+
+async def _in_thread(iterator: Iterator[Item]) -> AsyncIterator[Item]:
+    """A sync producer, one ``next()`` per worker-thread call, so it may block."""
+    end = object()
+    try:
+        while True:
+            item = await anyio.to_thread.run_sync(next, iterator, end)
+            if item is end:
+                return
+            yield cast("Item", item)
+    finally:
+        await close_producer(iterator)
+
+
+async def event_stream_bytes(events: Producer, **options: Any) -> AsyncGenerator[bytes, None]:
+    """The engine as a plain async iterator of bytes, for hosts that iterate a body themselves.
+
+    Takes the options of :class:`EventStream`. It owns a task group across its
+    ``yield``\\ s, so one task must iterate it and close it (``aclose()``, or
+    ``contextlib.aclosing``), as Quart does with a response body; closing it
+    cancels and closes the producer.
+    """
+    async with EventStream(events, **options) as stream:
+        while (chunk := await stream.next_chunk()) is not None:
+            try:
+                yield chunk
+            except GeneratorExit:
+                return  # closed: leave the block normally, which closes the producer

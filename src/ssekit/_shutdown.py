@@ -1,0 +1,73 @@
+"""Ending open event streams when the server shuts down, without patching any server."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import anyio
+
+from ._engine import EventStream
+
+__all__ = ["ShutdownSignal"]
+
+
+class ShutdownSignal:
+    """Set it when the server starts shutting down: every open stream then ends cleanly.
+
+    Each stream's producer gets ``grace`` more seconds (to finish an answer in
+    flight), then is cancelled and closed; what it yielded is sent, then an
+    error event saying the server is shutting down, then the end of the
+    response — so the server's graceful shutdown can complete. Streams opened
+    after it is set end the same way. Call :meth:`set` on the event loop (from
+    a lifespan or signal handler; from another thread use
+    ``anyio.from_thread.run_sync(signal.set)``).
+    """
+
+    def __init__(self, grace: float = 0.0) -> None:
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)):
+            raise TypeError(f"grace must be a number of seconds, not {type(grace).__name__}")
+        if not (grace >= 0 and math.isfinite(grace)):
+            raise ValueError(f"grace must be a finite number >= 0, not {grace!r}")
+        self._grace = float(grace)
+        self._streams: set[EventStream] = set()
+        self._set = False
+        self._drained: anyio.Event | None = None
+
+    @property
+    def grace(self) -> float:
+        return self._grace
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        """Start ending every open stream (idempotent)."""
+        self._set = True
+        for stream in list(self._streams):
+            stream.stop(self._grace)
+
+    async def drain(self) -> None:
+        """Set the signal, then wait until every open stream has ended (within ``grace``).
+
+        For a server that would otherwise tear connections down at once (granian):
+        ``await shutdown.drain()`` before telling it to stop.
+        """
+        self.set()
+        if self._streams:
+            self._drained = anyio.Event()
+            await self._drained.wait()
+
+    @contextlib.contextmanager
+    def watch(self, stream: EventStream) -> Iterator[None]:
+        """Register ``stream`` while the block runs (how a host ties a stream to the signal)."""
+        self._streams.add(stream)
+        try:
+            if self._set:
+                stream.stop(self._grace)
+            yield
+        finally:
+            self._streams.discard(stream)
+            if not self._streams and self._drained is not None:
+                self._drained.set()

@@ -1,0 +1,265 @@
+"""``chat_app``: a mountable ASGI endpoint that streams a bot's answer as Server-Sent Events.
+
+``POST`` with ``{"messages": ["..."]}`` (``fetch``-based clients) or
+``GET ?message=...`` (a browser ``EventSource``) streams
+``sse_stream(bot, messages)``. Bad requests are answered with a JSON error
+before any stream starts; so is a bot that fails at once (``prefetch``).
+
+Reconnects: ``EventSource`` reconnects whenever a stream ends, which would
+re-run the model call. The final ``done``/``error`` event therefore carries
+``id: ssekit-finished`` (:data:`FINISHED_ID`); a reconnect sends it back as
+``Last-Event-ID`` and is answered ``204 No Content``, which makes the browser
+stop for good. Clients should also ``close()`` on ``done`` and ``error``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from ._asgi import (
+    Headers,
+    Receive,
+    RequestTooLarge,
+    Scope,
+    Send,
+    header,
+    last_event_id,
+    read_body,
+    send_json_error,
+    send_status,
+)
+from ._engine import check_positive
+from ._shutdown import ShutdownSignal
+from .errors import ErrorFormatter, format_error, log_error
+from .event import check_name
+from .response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
+from .stream import StreamingBot, aclose_quietly, sse_stream
+
+__all__ = ["DEFAULT_MAX_BODY", "FINISHED_ID", "BotFactory", "ChatApp", "ChatRequest", "chat_app"]
+
+#: The ``id`` of a finished stream's last event; a reconnect carrying it gets ``204``.
+FINISHED_ID = "ssekit-finished"
+#: Largest accepted ``POST`` body, in bytes.
+DEFAULT_MAX_BODY = 64 * 1024
+_METHODS = ("GET", "HEAD", "POST")
+_ALLOW = [(b"allow", b"GET, HEAD, POST")]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What a bot factory is given to build the bot for one request."""
+
+    messages: tuple[str, ...]
+    #: The ``Last-Event-ID`` a reconnecting client sent (for resumable streams).
+    last_event_id: str | None
+    scope: Scope = field(repr=False)
+
+
+#: Builds the bot for one request (may be async).
+BotFactory: TypeAlias = Callable[[ChatRequest], "StreamingBot | Awaitable[StreamingBot]"]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ChatApp:
+    """The ASGI app returned by :func:`chat_app`; it answers on whatever path it is mounted."""
+
+    def __init__(
+        self,
+        bot: StreamingBot | BotFactory,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        prefetch: bool = True,
+        ping: float | None = 15.0,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
+        headers: Headers | None = None,
+        event_type: str = "message",
+        done_event: str = "done",
+        error_event: str = "error",
+        error_formatter: ErrorFormatter = format_error,
+        shutdown: ShutdownSignal | None = None,
+    ) -> None:
+        if hasattr(bot, "stream_async"):
+            self._bot: StreamingBot | None = bot
+            self._factory: BotFactory | None = None
+        elif callable(bot):
+            self._bot, self._factory = None, bot
+        else:
+            raise TypeError(
+                f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
+            )
+        if isinstance(max_body, bool) or not isinstance(max_body, int):
+            raise TypeError(f"max_body must be an int of bytes, not {type(max_body).__name__}")
+        if max_body < 1:
+            raise ValueError(f"max_body must be >= 1 byte, not {max_body}")
+        self._max_body = max_body
+        self._event_names = (
+            check_name("event_type", event_type),
+            check_name("done_event", done_event),
+            check_name("error_event", error_event),
+        )
+        self._error_formatter = error_formatter
+        self._shutdown = shutdown
+        self._response_options: dict[str, Any] = {
+            "ping": ping,
+            "send_timeout": send_timeout,
+            "headers": headers,
+            "prefetch": prefetch,
+            "error_event": error_event,
+            "error_formatter": error_formatter,
+            "finished_id": FINISHED_ID,
+            "shutdown": shutdown,
+        }
+        # Fail at construction, not at the first request.
+        check_positive("ping", ping, optional=True)
+        EventStreamResponse((), **self._response_options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            raise RuntimeError(f"chat_app serves 'http' scopes, not {scope['type']!r}")
+        try:
+            request = await self._read_request(scope, receive)
+        except _Refused as refused:
+            extra = _ALLOW if refused.status == 405 else []
+            await send_json_error(send, refused.status, refused.message, extra)
+            return
+        except ConnectionResetError:
+            return
+        if request is None:
+            await send_status(send, 204)
+            return
+        if scope["method"] == "HEAD":
+            await EventStreamResponse((), **self._response_options)(scope, receive, send)
+            return
+        try:
+            bot = await self._bot_for(request)
+        except Exception as exc:
+            log_error(exc, "building the bot failed")
+            await send_json_error(send, 500, format_error(exc))
+            return
+        event_type, done_event, error_event = self._event_names
+        events = sse_stream(
+            bot,
+            list(request.messages),
+            event_type,
+            done_event,
+            error_event=error_event,
+            error_formatter=self._error_formatter,
+        )
+        final = _mark_final(events, {done_event, error_event})
+        await EventStreamResponse(final, **self._response_options)(scope, receive, send)
+
+    async def _bot_for(self, request: ChatRequest) -> StreamingBot:
+        if self._factory is None:
+            assert self._bot is not None
+            return self._bot
+        bot = self._factory(request)
+        if inspect.isawaitable(bot):
+            bot = await bot
+        if not hasattr(bot, "stream_async"):
+            raise TypeError(f"the bot factory returned {type(bot).__name__}, not a bot")
+        return bot
+
+    async def _read_request(self, scope: Scope, receive: Receive) -> ChatRequest | None:
+        """The validated request; ``None`` for a reconnect to a finished stream."""
+        method = scope["method"]
+        if method not in _METHODS:
+            raise _Refused(405, f"method {method} is not allowed; use GET, HEAD or POST")
+        resumed_from = last_event_id(scope)
+        if resumed_from == FINISHED_ID:
+            return None
+        if method == "POST":
+            messages = await self._posted_messages(scope, receive)
+        else:
+            messages = _query_messages(scope)
+        return ChatRequest(messages, resumed_from, scope)
+
+    async def _posted_messages(self, scope: Scope, receive: Receive) -> tuple[str, ...]:
+        content_type = (header(scope, b"content-type") or b"").decode("latin-1")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise _Refused(415, "the request body must be JSON (content-type: application/json)")
+        declared = header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise _Refused(400, "invalid content-length")
+            if int(declared) > self._max_body:
+                raise _Refused(413, f"the request body is larger than {self._max_body} bytes")
+        try:
+            body = await read_body(receive, self._max_body)
+        except RequestTooLarge as exc:
+            raise _Refused(413, str(exc)) from None
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise _Refused(400, "the request body is not valid JSON") from None
+        if not isinstance(payload, dict) or "messages" not in payload:
+            raise _Refused(400, 'the body must be an object: {"messages": ["..."]}')
+        messages = payload["messages"]
+        if not isinstance(messages, list):
+            raise _Refused(400, "messages must be a list of strings")
+        if not messages:
+            raise _Refused(400, "messages must not be empty")
+        for index, message in enumerate(messages):
+            if not isinstance(message, str):
+                kind = type(message).__name__
+                raise _Refused(400, f"messages[{index}] must be a string, not {kind}")
+        return tuple(messages)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Run directly under a server: accept its lifespan, and end streams at shutdown."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._shutdown is not None:
+                    self._shutdown.set()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _query_messages(scope: Scope) -> tuple[str, ...]:
+    query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
+    messages = urllib.parse.parse_qs(query, keep_blank_values=True).get("message", [])
+    if not messages or not any(messages):
+        raise _Refused(400, "give the message as ?message=...")
+    return tuple(messages)
+
+
+async def _mark_final(
+    events: AsyncIterator[dict[str, str]], final: set[str]
+) -> AsyncIterator[dict[str, str]]:
+    """Give the last event (``done`` or ``error``) the id that marks the stream finished."""
+    try:
+        async for event in events:
+            if event["event"] in final:
+                event = {**event, "id": FINISHED_ID}
+            yield event
+    finally:
+        await aclose_quietly(events)
+
+
+def chat_app(bot: StreamingBot | BotFactory, **options: Any) -> ChatApp:
+    """A mountable ASGI chat endpoint for ``bot`` (or a factory building one per request).
+
+    Options are those of :class:`ChatApp`: ``max_body`` (413 past it, checked
+    while reading), ``prefetch`` (on: a bot failing at once gets a JSON ``500``),
+    ``ping``, ``send_timeout``, ``headers``, the event names, ``error_formatter``
+    and ``shutdown``. Errors are ``{"error": {"status": N, "message": "..."}}``:
+    400 bad JSON or shape, 405 other methods, 413 body too large, 415 not JSON.
+    """
+    return ChatApp(bot, **options)

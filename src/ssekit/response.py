@@ -1,0 +1,249 @@
+"""``EventStreamResponse``: a pure-ASGI ``text/event-stream`` response any ASGI host can serve."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import anyio
+
+from ._asgi import (
+    Headers,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    check_headers,
+    last_event_id,
+    merge_headers,
+    send_json_error,
+    send_status,
+)
+from ._backend import current_backend
+from ._engine import (
+    DEFAULT_MAX_BUFFER,
+    EventStream,
+    Producer,
+    WriteTimeout,
+    check_positive,
+    close_producer,
+)
+from ._shutdown import ShutdownSignal
+from .errors import ErrorFormatter, format_error
+
+__all__ = ["DEFAULT_SEND_TIMEOUT", "EARLY_ERROR_STATUS", "EventStreamResponse", "last_event_id"]
+
+#: Seconds a client may leave one write unread before it is dropped.
+DEFAULT_SEND_TIMEOUT = 30.0
+#: The status of an error raised (or yielded) before the first event, with ``prefetch``.
+EARLY_ERROR_STATUS = 500
+#: While the producer keeps the sender busy, look for ``http.disconnect`` this often.
+_DISCONNECT_POLL_SECONDS = 0.005
+#: How long such a look may wait (trio cancels a zero-timeout wait before it looks).
+_POLL_WAIT_SECONDS = 0.0005
+#: What a server's ``send`` raises once the client has gone (ASGI spec 2.4 says ``OSError``).
+_DISCONNECT_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+_DEFAULT_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class _ClientGone(Exception):
+    """The client disconnected, or stopped reading for longer than the send timeout."""
+
+
+class _Connection:
+    """One ASGI request's ``receive``/``send``, seen as a client that may leave."""
+
+    __slots__ = (
+        "_checked_at",
+        "_checkpoint",
+        "_clock",
+        "_listening",
+        "_receive",
+        "_send",
+        "_send_timeout",
+    )
+
+    def __init__(self, receive: Receive, send: Send, send_timeout: float | None) -> None:
+        self._receive = receive
+        self._send = send
+        self._send_timeout = math.inf if send_timeout is None else send_timeout
+        backend = current_backend()
+        self._clock = backend.clock
+        self._checkpoint = backend.checkpoint
+        self._checked_at = self._clock()
+        self._listening = False
+
+    async def wait_for_disconnect(self) -> None:
+        """Listen until the client leaves (the engine cancels this when it has work)."""
+        self._listening = True
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    # If the engine cancelled this wait just as the server answered (granian
+                    # then answers a disconnect that did not happen), the wake-up wins.
+                    await self._checkpoint()
+                    raise _ClientGone
+        finally:
+            self._listening = False
+            self._checked_at = self._clock()
+
+    async def send(self, message: Message) -> None:
+        """One message outside the stream's body (start, end, an error), with the timeout."""
+        with anyio.move_on_after(self._send_timeout) as timeout:
+            await self.send_now(message)
+        if timeout.cancelled_caught:
+            raise _ClientGone
+
+    async def send_now(self, message: Message) -> None:
+        try:
+            await self._send(message)
+        except _DISCONNECT_ERRORS as exc:
+            raise _ClientGone from exc
+
+    async def send_body(self, chunk: bytes) -> None:
+        """One chunk of the stream (the engine applies the send timeout)."""
+        try:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except _DISCONNECT_ERRORS as exc:
+            raise _ClientGone from exc
+        if self._listening:
+            return  # the engine's idle task is already waiting for http.disconnect
+        now = self._clock()
+        if now - self._checked_at >= _DISCONNECT_POLL_SECONDS:
+            # The stream keeps its sender busy, and a server whose send() still succeeds
+            # after a disconnect (uvicorn, hypercorn, granian) says so only on receive().
+            self._checked_at = now
+            with anyio.move_on_after(_POLL_WAIT_SECONDS):
+                if (await self._receive())["type"] == "http.disconnect":
+                    raise _ClientGone
+
+
+class EventStreamResponse:
+    """An ASGI callable ``(scope, receive, send)`` streaming ``events`` as Server-Sent Events.
+
+    ``events`` is an async iterable (or a sync one, run in a worker thread) of
+    :class:`~ssekit.ServerSentEvent`, seed-style dicts or pre-encoded ``bytes``.
+    Return it from any ASGI framework, or mount it; it serves one request.
+
+    - ``ping``: seconds without output before a ``: ping`` comment; ``None``: never.
+    - ``send_timeout``: seconds one write may stay unread before the client is
+      dropped (``None``: wait forever).
+    - ``headers`` add to or override ``content-type: text/event-stream;
+      charset=utf-8``, ``cache-control: no-cache`` and ``x-accel-buffering: no``.
+    - ``prefetch``: fetch the first event before the response starts, so a
+      producer that fails at once (raises, or first yields an ``error_event``)
+      gets ``500`` with ``{"error": {"status": 500, "message": ...}}``.
+    - ``finished_id``: the ``id`` the producer puts on its last event. A
+      reconnecting ``EventSource`` sends it back as ``Last-Event-ID``; it is then
+      answered ``204 No Content``, which stops it reconnecting, and the producer
+      is closed without running.
+    - ``shutdown``: a :class:`ShutdownSignal`; when set, the stream ends cleanly.
+
+    The producer is cancelled and closed (its ``finally`` has run) when the client
+    disconnects, stops reading, the server cancels the request, or the stream
+    ends; ``HEAD`` gets the headers only and the producer is closed unrun.
+    """
+
+    __slots__ = (
+        "_events",
+        "_finished_id",
+        "_headers",
+        "_prefetch",
+        "_send_timeout",
+        "_served",
+        "_shutdown",
+        "_status_code",
+        "_stream",
+    )
+
+    def __init__(
+        self,
+        events: Producer,
+        *,
+        ping: float | None = 15.0,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
+        headers: Headers | None = None,
+        status_code: int = 200,
+        prefetch: bool = False,
+        error_event: str = "error",
+        error_formatter: ErrorFormatter = format_error,
+        finished_id: str | None = None,
+        shutdown: ShutdownSignal | None = None,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> None:
+        self._stream = EventStream(
+            events,
+            ping=ping,
+            error_event=error_event,
+            error_formatter=error_formatter,
+            max_buffer=max_buffer,
+        )
+        self._events = events
+        self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
+        if isinstance(status_code, bool) or not isinstance(status_code, int):
+            raise TypeError(f"status_code must be an int, not {type(status_code).__name__}")
+        if not 200 <= status_code <= 599:
+            raise ValueError(f"status_code must be between 200 and 599, not {status_code}")
+        if not isinstance(prefetch, bool):
+            raise TypeError(f"prefetch must be a bool, not {type(prefetch).__name__}")
+        if finished_id is not None and (not isinstance(finished_id, str) or not finished_id):
+            raise TypeError("finished_id must be a non-empty str or None")
+        if shutdown is not None and not isinstance(shutdown, ShutdownSignal):
+            raise TypeError(f"shutdown must be a ShutdownSignal, not {type(shutdown).__name__}")
+        self._status_code = status_code
+        extra = check_headers(headers)
+        self._headers = merge_headers(_DEFAULT_HEADERS, extra) if extra else _DEFAULT_HEADERS
+        self._prefetch = prefetch
+        self._finished_id = finished_id
+        self._shutdown = shutdown
+        self._served = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError(f"EventStreamResponse serves 'http' scopes, not {scope['type']!r}")
+        if self._served:
+            raise RuntimeError("an EventStreamResponse can serve only one request")
+        self._served = True
+        if self._finished_id is not None and last_event_id(scope) == self._finished_id:
+            await close_producer(self._events)
+            await send_status(send, 204)
+            return
+        if scope.get("method") == "HEAD":
+            await close_producer(self._events)
+            await send_status(send, self._status_code, headers=self._headers)
+            return
+        connection = _Connection(receive, send, self._send_timeout)
+        stream = self._stream
+        shutdown = self._shutdown
+        try:
+            with shutdown.watch(stream) if shutdown else contextlib.nullcontext():
+                async with stream:
+                    if self._prefetch:
+                        await stream.wait_first(connection.wait_for_disconnect)
+                        if stream.early_error is not None:
+                            error = stream.early_error
+                            await send_json_error(connection.send, EARLY_ERROR_STATUS, error)
+                            return
+                    # Headers into an empty socket: no timeout needed (nor its cancel scope).
+                    await connection.send_now(
+                        {
+                            "type": "http.response.start",
+                            "status": self._status_code,
+                            "headers": self._headers,
+                        }
+                    )
+                    await stream.run(
+                        connection.send_body,
+                        connection.wait_for_disconnect,
+                        send_timeout=self._send_timeout,
+                    )
+                # The producer is closed (its finally has run) before the response ends.
+                await connection.send({"type": "http.response.body", "more_body": False})
+        except (_ClientGone, WriteTimeout):
+            return

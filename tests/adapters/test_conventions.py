@@ -1,0 +1,193 @@
+"""What makes each adapter native: framework headers, cookies and background tasks apply,
+FastAPI's ``response_class`` works, and Quart's timeout and request context are handled."""
+
+# No `from __future__ import annotations`: FastAPI and Litestar read the endpoints'
+# annotations at run time.
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import BackgroundTasks, Depends, FastAPI, Response
+from litestar import Litestar, get
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import Cookie, ResponseHeader
+from litestar.testing import TestClient as LitestarClient
+from ssekit_litestar import EventSourceResponse as LitestarSSE
+from ssekit_litestar import sse_response as litestar_sse
+from ssekit_starlette import EventSourceResponse
+from starlette.testclient import TestClient
+
+from tests.adapters.wire import DEADLINE, EXPECTED_HEADERS, client, tokens
+from tests.servers import serve
+
+
+async def _two() -> AsyncIterator[dict[str, str]]:
+    for i in range(2):
+        yield {"event": "message", "data": f"tok{i}"}
+
+
+def test_starlette_headers_cookies_and_background_set_after_construction() -> None:
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask as StarletteTask
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    ran = threading.Event()
+
+    async def endpoint(request: Request) -> EventSourceResponse:
+        response = EventSourceResponse(
+            _two(), headers={"x-one": "1"}, background=StarletteTask(ran.set)
+        )
+        response.headers["x-two"] = "2"
+        response.set_cookie("session", "abc")
+        return response
+
+    with TestClient(Starlette(routes=[Route("/", endpoint)])) as http:
+        reply = http.get("/")
+    assert reply.content == tokens(0, 1)
+    assert (reply.headers["x-one"], reply.headers["x-two"]) == ("1", "2")
+    assert reply.cookies["session"] == "abc"
+    assert reply.headers["content-type"] == EXPECTED_HEADERS["content-type"]
+    assert ran.is_set()
+
+
+def test_fastapi_response_class_gets_dependency_headers_and_background_tasks() -> None:
+    app = FastAPI()
+    ran = threading.Event()
+
+    def prepare(response: Response, tasks: BackgroundTasks) -> None:
+        # A dependency: it runs before the response starts (the generator runs after).
+        response.headers["x-dependency"] = "yes"
+        tasks.add_task(ran.set)
+
+    @app.get("/", response_class=EventSourceResponse, status_code=202)
+    async def stream(ready: None = Depends(prepare)) -> AsyncIterator[dict[str, str]]:
+        async for event in _two():
+            yield event
+
+    with TestClient(app) as http:
+        reply = http.get("/")
+    assert reply.status_code == 202
+    assert reply.content == tokens(0, 1)
+    assert reply.headers["x-dependency"] == "yes"
+    assert reply.headers["cache-control"] == "no-cache"
+    assert ran.is_set()
+    schema = app.openapi()["paths"]["/"]["get"]["responses"]["202"]["content"]
+    assert list(schema) == ["text/event-stream"]
+
+
+def test_litestar_layered_headers_cookies_and_background() -> None:
+    ran = threading.Event()
+
+    @get("/", response_headers=[ResponseHeader(name="x-handler", value="h")])
+    async def stream() -> LitestarSSE:
+        return litestar_sse(_two(), headers={"x-own": "o"}, background=BackgroundTask(ran.set))
+
+    app = Litestar(
+        [stream],
+        response_headers=[ResponseHeader(name="x-app", value="a")],
+        response_cookies=[Cookie(key="layered", value="c")],
+    )
+    with LitestarClient(app) as http:
+        reply = http.get("/")
+        schema = http.get("/schema/openapi.json")
+    assert reply.content == tokens(0, 1)
+    assert (reply.headers["x-app"], reply.headers["x-handler"], reply.headers["x-own"]) == (
+        "a",
+        "h",
+        "o",
+    )
+    assert reply.cookies["layered"] == "c"
+    assert reply.headers["content-type"] == EXPECTED_HEADERS["content-type"]
+    assert ran.is_set()
+    assert schema.status_code == 200
+
+
+def _quart_app(**config: Any) -> Any:
+    from quart import Quart, Response, request
+    from ssekit_quart import sse_response
+
+    from ssekit import ShutdownSignal
+
+    app = Quart(__name__)
+    app.config.update(config)
+    shutdown = ShutdownSignal()
+
+    async def one_then_wait() -> AsyncIterator[dict[str, str]]:
+        yield {"data": "tok0"}
+        await asyncio.sleep(60)
+
+    @app.get("/hold")
+    async def hold() -> Response:
+        return sse_response(one_then_wait(), shutdown=shutdown)
+
+    @app.post("/shutdown")
+    async def shut_down() -> str:
+        shutdown.set()  # what a server's shutdown hook would do
+        return "ok"
+
+    async def echo_query() -> AsyncIterator[dict[str, str]]:
+        await asyncio.sleep(0)
+        yield {"data": request.args["q"]}  # read while Quart writes the body
+
+    async def idle() -> AsyncIterator[dict[str, str]]:
+        await asyncio.sleep(60)
+        yield {"data": "never"}
+
+    @app.get("/echo")
+    async def echo() -> Response:
+        return sse_response(echo_query(), headers={"x-own": "o"}, finished_id="end")
+
+    @app.get("/idle")
+    async def idle_stream() -> Response:
+        return sse_response(idle(), ping=0.1)
+
+    return app
+
+
+def test_quart_producer_reads_the_request_and_a_finished_stream_gets_204() -> None:
+    app = _quart_app()
+
+    async def main() -> tuple[Any, bytes, Any]:
+        async with app.test_client() as http:
+            reply = await http.get("/echo?q=hello")
+            body = await reply.get_data()
+            again = await http.get("/echo?q=hello", headers={"Last-Event-ID": "end"})
+        return reply, body, again
+
+    reply, body, again = asyncio.run(main())
+    assert body == b"data: hello\n\n"
+    assert reply.headers["x-own"] == "o"
+    assert reply.headers["cache-control"] == "no-cache"
+    assert again.status_code == 204
+
+
+def test_quart_stream_outlives_response_timeout() -> None:
+    timeout = 0.3  # Quart's RESPONSE_TIMEOUT; the endpoint pings every 0.1 s
+    with (
+        serve(_quart_app(RESPONSE_TIMEOUT=timeout), "hypercorn-asyncio") as running,
+        client() as http,
+        http.stream("GET", f"{running.url}/idle") as response,
+    ):
+        chunks = response.iter_raw()
+        started = time.monotonic()
+        seen = b""
+        while time.monotonic() - started < 3 * timeout:
+            assert time.monotonic() - started < DEADLINE
+            seen += next(chunks)  # raises StopIteration if Quart cut the stream
+    assert seen == b": ping\n" * seen.count(b": ping\n")
+
+
+def test_quart_stream_ends_cleanly_on_shutdown() -> None:
+    with (
+        serve(_quart_app(), "hypercorn-asyncio") as running,
+        client() as http,
+        http.stream("GET", f"{running.url}/hold") as response,
+    ):
+        chunks = response.iter_raw()
+        assert next(chunks) == b"data: tok0\n\n"
+        assert http.post(f"{running.url}/shutdown").text == "ok"
+        rest = b"".join(chunks)  # ends: the stream is not cut, it finishes
+    assert rest == b"event: error\ndata: the server is shutting down\n\n"
