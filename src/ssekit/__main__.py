@@ -1,0 +1,8 @@
+"""``python -m ssekit serve ...``: the ``ssekit`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The demo as a plain ASGI app, with no web framework: ``chat_app`` at ``/chat`` plus the page."""
+
+from __future__ import annotations
+
+from .._asgi import Receive, RequestTooLarge, Scope, Send, read_body, send_status
+from .._shutdown import ShutdownSignal
+from ..chat import chat_app
+from ..stream import StreamingBot
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+
+__all__ = ["DemoApp", "build"]
+
+_MAX_FORM = 16 * 1024
+_HTML = "text/html; charset=utf-8"
+
+
+def _headers(content_type: str, extra: dict[str, str] | None = None) -> list[tuple[bytes, bytes]]:
+    pairs = {"content-type": content_type, "cache-control": "no-cache", **(extra or {})}
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs.items()]
+
+
+class DemoApp:
+    """``/`` the page, ``/turn`` the htmx fragment, ``/static/*`` its files, ``/chat`` streams."""
+
+    def __init__(self, bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> None:
+        self._chat = chat_app(bot, shutdown=shutdown)
+        self._page = page(model, "asgi").encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or scope["path"] == "/chat":
+            await self._chat(scope, receive, send)  # its lifespan ends streams at shutdown
+            return
+        if scope["type"] != "http":
+            raise RuntimeError(f"the demo serves 'http' scopes, not {scope['type']!r}")
+        path, method = scope["path"], scope["method"]
+        if path == "/turn":
+            await self._turn(method, receive, send)
+        elif method != "GET":
+            await send_status(send, 405, b"method not allowed", _headers("text/plain"))
+        elif path == "/":
+            await send_status(send, 200, self._page, _headers(_HTML, PAGE_HEADERS))
+        elif path.startswith("/static/") and (found := asset(path.removeprefix("/static/"))):
+            await send_status(send, 200, found.body, _headers(found.content_type))
+        else:
+            await send_status(send, 404, b"not found", _headers("text/plain"))
+
+    async def _turn(self, method: str, receive: Receive, send: Send) -> None:
+        if method != "POST":
+            await send_status(send, 405, b"method not allowed", _headers("text/plain"))
+            return
+        try:
+            turn = parse_turn(await read_body(receive, _MAX_FORM))
+        except (BadTurn, RequestTooLarge) as exc:
+            await send_status(send, 400, str(exc).encode(), _headers("text/plain; charset=utf-8"))
+            return
+        except ConnectionResetError:
+            return
+        await send_status(send, 200, turn_fragment(turn).encode("utf-8"), _headers(_HTML))
+
+
+def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> DemoApp:
+    return DemoApp(bot, model=model, shutdown=shutdown)

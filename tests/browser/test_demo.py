@@ -1,0 +1,276 @@
+"""The ``ssekit serve`` demo page in headless Chromium, against the real demo app and echo model.
+
+The demo is served on 127.0.0.1 in this process, so the tests can see the
+server's side: every answer the bot started, how many tokens it gave, whether
+its generator finished or was closed early (its ``finally`` ran, which closes
+litellm's stream). Set ``SSEKIT_UPDATE_SCREENSHOTS=1`` to refresh the
+screenshots in ``docs/img/`` (otherwise they go to a temporary directory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import BrowserContext, ConsoleMessage, Locator, Page
+
+from ssekit import AsyncSimpleBot
+from ssekit.bot import load_litellm
+from ssekit.demo import demo_app
+from tests.servers import Running, serve
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+#: Seconds per token: an answer takes about 2 s, slow enough to watch it grow.
+ECHO_DELAY = 0.04
+#: A message containing this makes the bot crash so hard that the server drops the connection.
+CRASH = "[crash]"
+#: The reply, after the quoted message, as the echo model writes it.
+REPLY_TAIL = "This is ssekit's offline echo model, streaming your words back one token at a time"
+#: What Chromium logs when a stream's connection drops (expected in one test).
+DROPPED = "Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING"
+DOCS_IMG = Path(__file__).parent.parent.parent / "docs" / "img"
+DEADLINE = 20.0
+
+
+class Crash(BaseException):
+    """Not an ``Exception``: nothing turns it into an error event, the server drops the stream."""
+
+
+@dataclass
+class AnswerLog:
+    """One answer the bot gave, as the server saw it."""
+
+    messages: tuple[str, ...]
+    tokens: int = 0
+    completed: bool = False
+    closed: threading.Event = field(default_factory=threading.Event)
+
+
+class WatchedBot:
+    """The demo's real bot (``AsyncSimpleBot`` on ``ssekit/echo``), each answer logged."""
+
+    def __init__(self) -> None:
+        self.bot = AsyncSimpleBot("You are a test.", stream_target="none", echo_delay=ECHO_DELAY)
+        self.model_name = self.bot.model_name
+        self.answers: list[AnswerLog] = []
+
+    def stream_async(self, *messages: str) -> AsyncIterator[str]:
+        log = AnswerLog(messages)
+        self.answers.append(log)
+        return self._answer(log)
+
+    async def _answer(self, log: AnswerLog) -> AsyncIterator[str]:
+        chunks = self.bot.stream_async(*log.messages)
+        try:
+            async for chunk in chunks:
+                if CRASH in log.messages[-1] and log.tokens == 3:
+                    raise Crash
+                log.tokens += 1
+                yield chunk
+            log.completed = True
+        finally:
+            await chunks.aclose()  # AsyncSimpleBot's finally closes litellm's stream
+            log.closed.set()
+
+
+@dataclass
+class Demo:
+    bot: WatchedBot
+    server: Running
+    requests: list[tuple[str, str, str]]  # (method, path, query) of each request
+
+
+def recording(app: Any, requests: list[tuple[str, str, str]]) -> Any:
+    """The app, noting every HTTP request it gets."""
+
+    async def recorded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            query = scope["query_string"].decode("latin-1")
+            requests.append((scope["method"], scope["path"], query))
+        await app(scope, receive, send)
+
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    load_litellm()  # as `ssekit serve` does before serving (seconds)
+    bot = WatchedBot()
+    requests: list[tuple[str, str, str]] = []
+    with serve(recording(demo_app(bot), requests)) as running:
+        yield Demo(bot, running, requests)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: BrowserContext, demo: Demo) -> AsyncIterator[Page]:
+    """A fresh tab on the demo page; it must log no error (but a dropped stream's)."""
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 860, "height": 480})
+    errors: list[Any] = []
+
+    def on_error(error: Any) -> None:
+        errors.append(error)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and message.text != DROPPED:
+            errors.append(message.text)  # a CSP violation, a missing file...
+
+    page.on("pageerror", on_error)
+    page.on("console", on_console)
+    await page.goto(f"{demo.server.url}/")
+    await page.wait_for_function("() => window.htmx !== undefined")
+    yield page
+    await page.close()
+    assert not errors, f"errors in the demo page: {errors}"
+
+
+async def ask(page: Page, message: str, transport: str = "post") -> Locator:
+    """Send ``message`` through the form; the assistant bubble its answer streams into."""
+    await page.check(f"input[name=transport][value={transport}]")
+    await page.fill("#message", message)
+    count = await page.locator(".assistant").count()
+    await page.click("#send")
+    bubble = page.locator(".assistant[data-state]").nth(count)  # the page script has taken it
+    await bubble.wait_for(timeout=10_000)
+    return bubble
+
+
+async def state_after(bubble: Locator, timeout: float = DEADLINE) -> str:
+    """The bubble's ``data-state`` once it is no longer streaming."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = await bubble.get_attribute("data-state")
+        if state not in (None, "streaming"):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the answer was still streaming after {timeout}s")
+
+
+async def answer_length(bubble: Locator) -> int:
+    return len(await bubble.locator(".answer").text_content() or "")
+
+
+async def wait_for_length(bubble: Locator, at_least: int) -> int:
+    deadline = time.monotonic() + DEADLINE
+    while (length := await answer_length(bubble)) < at_least:
+        assert time.monotonic() < deadline, f"only {length} characters arrived"
+        await asyncio.sleep(0.02)
+    return length
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    directory = DOCS_IMG if os.environ.get("SSEKIT_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    return directory / name
+
+
+def is_png(path: Path) -> bool:
+    return path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_the_answer_appears_progressively(page: Page, demo: Demo, tmp_path: Path) -> None:
+    streaming = screenshot_path("demo-streaming.png", tmp_path)
+    streaming.unlink(missing_ok=True)
+    bubble = await ask(page, "How do Server-Sent Events work?")
+    lengths = []
+    deadline = time.monotonic() + DEADLINE
+    while await bubble.get_attribute("data-state") == "streaming":
+        assert time.monotonic() < deadline
+        lengths.append(await answer_length(bubble))
+        if not streaming.exists() and lengths[-1] >= 100:  # about half-way
+            await page.screenshot(path=streaming)
+        await asyncio.sleep(0.08)
+    assert await bubble.get_attribute("data-state") == "done"
+    text = await bubble.locator(".answer").text_content() or ""
+    assert text.startswith('You said: "How do Server-Sent Events work?". ' + REPLY_TAIL)
+    assert text.endswith("to talk to a real model.")
+    growing = sorted(set(lengths) - {0})
+    assert lengths == sorted(lengths)
+    assert len(growing) >= 8, f"the answer arrived in too few steps: {lengths}"
+    assert growing[0] < len(text) / 4  # the first tokens showed long before the last
+    assert await bubble.locator(".status").text_content() == "Done."
+    assert await page.input_value("#message") == ""
+    assert await page.is_enabled("#send") and await page.is_disabled("#stop")
+    done = screenshot_path("demo-done.png", tmp_path)
+    await page.screenshot(path=done)
+    assert is_png(done) and is_png(streaming)
+    answer = demo.bot.answers[-1]
+    assert answer.completed and answer.closed.is_set()
+
+
+@pytest.mark.parametrize("transport", ["post", "get"])
+async def test_stop_closes_the_upstream(page: Page, demo: Demo, transport: str) -> None:
+    started = len(demo.bot.answers)
+    bubble = await ask(page, "Tell me a very long story.", transport)
+    await wait_for_length(bubble, 20)
+    await page.click("#stop")
+    assert await state_after(bubble) == "stopped"
+    assert await bubble.locator(".status").text_content() == "Stopped."
+    shown = await answer_length(bubble)
+    # The server's side: the bot's generator was closed early, so litellm's stream was too.
+    answer = demo.bot.answers[started]
+    assert await asyncio.to_thread(answer.closed.wait, 5.0), "the bot's stream was not closed"
+    assert not answer.completed
+    tokens = answer.tokens
+    await asyncio.sleep(0.4)  # ten tokens' time: nothing more is produced or shown
+    assert answer.tokens == tokens
+    assert await answer_length(bubble) == shown
+    assert len(demo.bot.answers) == started + 1  # and no reconnect started another answer
+
+
+@pytest.mark.parametrize("transport", ["post", "get"])
+async def test_a_failing_model_shows_the_servers_redacted_error(
+    page: Page, demo: Demo, transport: str
+) -> None:
+    bubble = await ask(page, "Break, please [fail]", transport)
+    assert await state_after(bubble) == "server-error"
+    status = await bubble.locator(".status").text_content()
+    assert status == "The server reported an error: The model provider failed."
+    assert await answer_length(bubble) > 0  # what streamed before the failure stays
+    page_text = await page.locator("body").inner_text()
+    assert "sk-echo" not in page_text and "10.9.8.7" not in page_text
+
+
+@pytest.mark.parametrize("transport", ["post", "get"])
+async def test_a_dropped_connection_is_shown_as_such(
+    page: Page, demo: Demo, transport: str
+) -> None:
+    started = len(demo.bot.answers)
+    bubble = await ask(page, f"Crash the server {CRASH}", transport)
+    assert await state_after(bubble) == "connection-lost"
+    status = await bubble.locator(".status").text_content()
+    assert status == "Connection lost before the answer was complete."
+    assert await answer_length(bubble) > 0
+    assert len(demo.bot.answers) == started + 1  # no reconnect re-ran the model
+
+    # It looks different from a server error: compare with one.
+    failed = await ask(page, "Break, please [fail]", transport)
+    assert await state_after(failed) == "server-error"
+    style = "(element) => getComputedStyle(element).borderStyle"
+    assert await bubble.evaluate(style) == "dashed"
+    assert await failed.evaluate(style) == "solid"
+
+
+async def test_the_get_eventsource_path_streams_the_whole_answer(page: Page, demo: Demo) -> None:
+    message = "Hello over GET & <EventSource>"
+    before = len(demo.requests)
+    bubble = await ask(page, message, "get")
+    assert await state_after(bubble) == "done"
+    text = await bubble.locator(".answer").text_content()
+    assert text is not None and text.startswith(f'You said: "{message}". {REPLY_TAIL}')
+    await asyncio.sleep(0.3)  # a reconnect would show up by now
+    chats = [request for request in demo.requests[before:] if request[1] == "/chat"]
+    assert len(chats) == 1
+    method, _, query = chats[0]
+    assert method == "GET" and query.startswith("message=Hello%20over%20GET")
+    # The message was shown as text, never parsed as HTML.
+    assert await page.locator(".user").last.text_content() == message
+    assert await page.locator("#log eventsource").count() == 0
