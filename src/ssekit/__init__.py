@@ -1,13 +1,13 @@
 """ssekit: spec-exact Server-Sent Events for streaming LLM output from any ASGI host."""
 
-from ._engine import EventStream, event_stream_bytes
+from ._engine import EventStream, Item, Producer, close_producer, event_stream_bytes
 from ._shutdown import ShutdownSignal
 from .bot import AsyncSimpleBot, ModelProviderError, warm_up
 from .chat import ChatApp, ChatRequest, chat_app
 from .encoder import EventLike, encode, encode_comment, encode_many
 from .errors import ErrorFormatter, format_error, redact
 from .event import ServerSentEvent
-from .response import EventStreamResponse, last_event_id
+from .response import EventStreamResponse, PulledResponse, last_event_id
 from .stream import StreamingBot, sse_stream
 
 __all__ = [
@@ -18,11 +18,15 @@ __all__ = [
     "EventLike",
     "EventStream",
     "EventStreamResponse",
+    "Item",
     "ModelProviderError",
+    "Producer",
+    "PulledResponse",
     "ServerSentEvent",
     "ShutdownSignal",
     "StreamingBot",
     "chat_app",
+    "close_producer",
     "encode",
     "encode_comment",
     "encode_many",

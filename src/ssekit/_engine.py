@@ -15,6 +15,7 @@ So a stream costs two tasks: the consumer's own and the producer's.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import (
@@ -169,6 +170,7 @@ class EventStream:
         error_formatter: ErrorFormatter = format_error,
         max_buffer: int = DEFAULT_MAX_BUFFER,
         shutdown_message: str | None = _SHUTDOWN_MESSAGE,
+        send_timeout: float | None = None,
     ) -> None:
         if not isinstance(events, (AsyncIterable, Iterable)) or isinstance(
             events, (str, bytes, dict)
@@ -198,7 +200,7 @@ class EventStream:
         self._writing = False
         self._write_error: Exception | None = None
         self._write_started = 0.0
-        self._send_timeout: float | None = None
+        self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
         self._suspended = False
         self._pull_waiting = False
         self._stuck_write = False
@@ -277,9 +279,11 @@ class EventStream:
         what piles up meanwhile, and the heartbeat. In between it awaits
         ``idle()`` (default: sleep), which is cancelled when there is work and
         may raise to abort the stream (a client that has gone). A write still
-        blocked after ``send_timeout`` seconds raises :class:`WriteTimeout`.
+        blocked after ``send_timeout`` seconds (default: the stream's own) raises
+        :class:`WriteTimeout`.
         """
-        self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
+        if send_timeout is not None:
+            self._send_timeout = check_positive("send_timeout", send_timeout)
         self._write = write
         while True:
             if self._write_error is not None:
@@ -305,8 +309,12 @@ class EventStream:
         """The next bytes to write: all events ready so far, a ping, or ``None`` at the end.
 
         While there is nothing, ``idle()`` is awaited (default: sleep) and cancelled
-        as soon as there is; it may raise to abort the stream.
+        as soon as there is; it may raise to abort the stream. With a ``send_timeout``,
+        a caller that has not come back for the next chunk that long after taking one
+        (its write is stuck: the client stopped reading) has the producer cancelled
+        and closed, and then gets ``None``.
         """
+        self._pull_returned()
         if self._clock() >= self._stop_at:
             self._stop_producer()
         if not self._chunks and not self._finished:
@@ -315,15 +323,29 @@ class EventStream:
             while not self._chunks and not self._finished:
                 ping = self._due_ping()
                 if ping is not None:
-                    return ping
+                    return self._pull_away(ping)
                 await self._idle(self._deadline(), idle)
-        return self._take(self._clock()) if self._chunks else None
+        if self._write_error is not None or not self._chunks:
+            return None
+        return self._pull_away(self._take(self._clock()))
 
     # -- the consumer's side ------------------------------------------------------------
 
     async def _checkpoint(self) -> None:
         assert self._backend is not None, "EventStream was not entered"
         await self._backend.checkpoint()
+
+    def _pull_away(self, chunk: bytes) -> bytes:
+        """The caller leaves to write ``chunk``: the producer's task now times that write."""
+        scope = self._producer_scope
+        if self._send_timeout is not None and scope is not None:
+            scope.deadline = self._clock() + self._send_timeout
+        return chunk
+
+    def _pull_returned(self) -> None:
+        scope = self._producer_scope
+        if self._send_timeout is not None and scope is not None:
+            scope.deadline = math.inf
 
     def _due_ping(self) -> bytes | None:
         if self._ping is not None and self._clock() >= self._last_output + self._ping:
@@ -481,7 +503,10 @@ class EventStream:
                     self._fail(exc)
                 finally:
                     await close_producer(iterator)
-            if (scope.cancelled_caught or self._stopping) and self._shutdown_message is not None:
+            if scope.cancelled_caught and not self._stopping:
+                # Only its deadline cancels it unasked: a pulled chunk's write is stuck.
+                self._write_error = WriteTimeout(self._send_timeout)
+            elif self._stopping and self._shutdown_message is not None:
                 self._append(self._error(self._shutdown_message))
         finally:
             self._producer_scope = None
@@ -554,17 +579,26 @@ async def _in_thread(iterator: Iterator[Item]) -> AsyncIterator[Item]:
         await close_producer(iterator)
 
 
-async def event_stream_bytes(events: Producer, **options: Any) -> AsyncGenerator[bytes, None]:
+def event_stream_bytes(events: Producer, **options: Any) -> AsyncGenerator[bytes, None]:
     """The engine as a plain async iterator of bytes, for hosts that iterate a body themselves.
 
-    Takes the options of :class:`EventStream`. It owns a task group across its
-    ``yield``\\ s, so one task must iterate it and close it (``aclose()``, or
-    ``contextlib.aclosing``), as Quart does with a response body; closing it
-    cancels and closes the producer.
+    Takes the options of :class:`EventStream` (``send_timeout`` included: see
+    :meth:`EventStream.next_chunk`), checked now. The iterator owns a task group
+    across its ``yield``\\ s, so one task must iterate it and close it
+    (``aclose()``, or ``contextlib.aclosing``), as Quart does with a response
+    body; closing it cancels and closes the producer.
     """
-    async with EventStream(events, **options) as stream:
-        while (chunk := await stream.next_chunk()) is not None:
-            try:
-                yield chunk
-            except GeneratorExit:
-                return  # closed: leave the block normally, which closes the producer
+    return stream_body(EventStream(events, **options), contextlib.nullcontext())
+
+
+async def stream_body(
+    stream: EventStream, watch: contextlib.AbstractContextManager[object]
+) -> AsyncGenerator[bytes, None]:
+    """Iterate ``stream``'s chunks inside ``watch`` (a shutdown signal's, say)."""
+    with watch:
+        async with stream:
+            while (chunk := await stream.next_chunk()) is not None:
+                try:
+                    yield chunk
+                except GeneratorExit:
+                    return  # closed: leave the block normally, which closes the producer

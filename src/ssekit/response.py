@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
+from typing import NamedTuple
 
 import anyio
 
@@ -27,11 +29,18 @@ from ._engine import (
     WriteTimeout,
     check_positive,
     close_producer,
+    stream_body,
 )
 from ._shutdown import ShutdownSignal
 from .errors import ErrorFormatter, format_error
 
-__all__ = ["DEFAULT_SEND_TIMEOUT", "EARLY_ERROR_STATUS", "EventStreamResponse", "last_event_id"]
+__all__ = [
+    "DEFAULT_SEND_TIMEOUT",
+    "EARLY_ERROR_STATUS",
+    "EventStreamResponse",
+    "PulledResponse",
+    "last_event_id",
+]
 
 #: Seconds a client may leave one write unread before it is dropped.
 DEFAULT_SEND_TIMEOUT = 30.0
@@ -124,6 +133,46 @@ class _Connection:
                     raise _ClientGone
 
 
+class PulledResponse(NamedTuple):
+    """What :meth:`EventStreamResponse.pull` gives a host that writes the response itself."""
+
+    status_code: int
+    headers: list[tuple[bytes, bytes]]
+    #: The body's chunks; ``aclose()`` it when done (that closes the producer).
+    body: _Body
+
+
+class _Body:
+    """A pulled body; closing it closes the producer, even if it was never read."""
+
+    __slots__ = ("_chunks", "_events", "_started")
+
+    def __init__(self, events: Producer, chunks: AsyncGenerator[bytes, None] | None) -> None:
+        self._events = events
+        self._chunks = chunks
+        self._started = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        if self._chunks is None:
+            return self._end()
+        self._started = True
+        return self._chunks.__anext__()  # no frame of its own per chunk
+
+    async def _end(self) -> bytes:
+        await self.aclose()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        if self._chunks is not None:
+            await self._chunks.aclose()
+            if self._started:
+                return  # the stream has closed the producer
+        await close_producer(self._events)
+
+
 class EventStreamResponse:
     """An ASGI callable ``(scope, receive, send)`` streaming ``events`` as Server-Sent Events.
 
@@ -153,13 +202,13 @@ class EventStreamResponse:
     __slots__ = (
         "_events",
         "_finished_id",
-        "_headers",
         "_prefetch",
         "_send_timeout",
         "_served",
         "_shutdown",
-        "_status_code",
         "_stream",
+        "raw_headers",
+        "status_code",
     )
 
     def __init__(
@@ -183,6 +232,7 @@ class EventStreamResponse:
             error_event=error_event,
             error_formatter=error_formatter,
             max_buffer=max_buffer,
+            send_timeout=send_timeout,
         )
         self._events = events
         self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
@@ -196,27 +246,68 @@ class EventStreamResponse:
             raise TypeError("finished_id must be a non-empty str or None")
         if shutdown is not None and not isinstance(shutdown, ShutdownSignal):
             raise TypeError(f"shutdown must be a ShutdownSignal, not {type(shutdown).__name__}")
-        self._status_code = status_code
+        #: The status and headers the response starts with (defaults merged with ``headers``).
+        #: A framework adapter may change them before the response is served.
+        self.status_code = status_code
         extra = check_headers(headers)
-        self._headers = merge_headers(_DEFAULT_HEADERS, extra) if extra else _DEFAULT_HEADERS
+        self.raw_headers = merge_headers(_DEFAULT_HEADERS, extra)
         self._prefetch = prefetch
         self._finished_id = finished_id
         self._shutdown = shutdown
         self._served = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            raise RuntimeError(f"EventStreamResponse serves 'http' scopes, not {scope['type']!r}")
+    def override_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        """Send ``headers`` (as a framework encoded them) too, replacing any of the same name.
+
+        For an adapter whose framework settles the final headers (layered headers,
+        cookies) after the response was built.
+        """
+        self.raw_headers = merge_headers(
+            self.raw_headers, [(name.lower(), value) for name, value in headers]
+        )
+
+    def pull(self, scope: Scope) -> PulledResponse:
+        """Serve the request as ``(status_code, headers, body)``, for a host that iterates a body.
+
+        Some frameworks (Quart) send the status and headers themselves, then
+        iterate the body and write each chunk. Everything else is decided here as
+        in :meth:`__call__`: ``finished_id`` (``204``), ``HEAD`` (no body), the
+        shutdown signal, and ``send_timeout`` (a host that has not come back for
+        the next chunk that long after taking one, because its write is stuck,
+        has the producer cancelled and closed, and the body ends). The body must
+        be closed (``aclose()``) once done with, read or not: that closes the
+        producer. ``prefetch`` needs the status to wait for the first event, so
+        it is refused here.
+        """
+        self._serve_once()
+        if self._prefetch:
+            raise ValueError("prefetch is not available when the host sends the status first")
+        if self._finished_id is not None and last_event_id(scope) == self._finished_id:
+            return PulledResponse(204, [], _Body(self._events, None))
+        if scope.get("method") == "HEAD":
+            return PulledResponse(self.status_code, self.raw_headers, _Body(self._events, None))
+        shutdown = self._shutdown
+        stream = self._stream
+        watch = shutdown.watch(stream) if shutdown is not None else contextlib.nullcontext()
+        body = _Body(self._events, stream_body(stream, watch))
+        return PulledResponse(self.status_code, self.raw_headers, body)
+
+    def _serve_once(self) -> None:
         if self._served:
             raise RuntimeError("an EventStreamResponse can serve only one request")
         self._served = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError(f"EventStreamResponse serves 'http' scopes, not {scope['type']!r}")
+        self._serve_once()
         if self._finished_id is not None and last_event_id(scope) == self._finished_id:
             await close_producer(self._events)
             await send_status(send, 204)
             return
         if scope.get("method") == "HEAD":
             await close_producer(self._events)
-            await send_status(send, self._status_code, headers=self._headers)
+            await send_status(send, self.status_code, headers=self.raw_headers)
             return
         connection = _Connection(receive, send, self._send_timeout)
         stream = self._stream
@@ -234,15 +325,11 @@ class EventStreamResponse:
                     await connection.send_now(
                         {
                             "type": "http.response.start",
-                            "status": self._status_code,
-                            "headers": self._headers,
+                            "status": self.status_code,
+                            "headers": self.raw_headers,
                         }
                     )
-                    await stream.run(
-                        connection.send_body,
-                        connection.wait_for_disconnect,
-                        send_timeout=self._send_timeout,
-                    )
+                    await stream.run(connection.send_body, connection.wait_for_disconnect)
                 # The producer is closed (its finally has run) before the response ends.
                 await connection.send({"type": "http.response.body", "more_body": False})
         except (_ClientGone, WriteTimeout):

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from fastapi import BackgroundTasks, Depends, FastAPI, Response
 from litestar import Litestar, get
 from litestar.background_tasks import BackgroundTask
@@ -20,7 +21,8 @@ from ssekit_starlette import EventSourceResponse
 from starlette.testclient import TestClient
 
 from tests.adapters.wire import DEADLINE, EXPECTED_HEADERS, client, tokens
-from tests.servers import serve
+from tests.rawclient import RawClient
+from tests.servers import Tracked, serve
 
 
 async def _two() -> AsyncIterator[dict[str, str]]:
@@ -191,3 +193,38 @@ def test_quart_stream_ends_cleanly_on_shutdown() -> None:
         assert http.post(f"{running.url}/shutdown").text == "ok"
         rest = b"".join(chunks)  # ends: the stream is not cut, it finishes
     assert rest == b"event: error\ndata: the server is shutting down\n\n"
+
+
+@pytest.mark.parametrize("then", ["idle", "busy"])
+def test_quart_drops_a_client_that_stops_reading_after_send_timeout(then: str) -> None:
+    """Quart writes the body itself; the core's pulled body still enforces send_timeout.
+
+    ``idle``: the producer sent a lot, then waits for its model while Quart's write
+    is stuck (only the timer on that write can notice); ``busy``: the producer keeps
+    producing, so ssekit's buffer fills up behind the stuck write.
+    """
+    from quart import Quart, Response
+    from ssekit_quart import sse_response
+
+    tracked = Tracked()
+    big = "x" * 65536
+    app = Quart(__name__)
+
+    @app.get("/")
+    async def stream() -> Response:
+        if then == "idle":  # a buffer too large to fill: the write's timer must act
+            events = tracked.events(200, data=big, then="idle")
+            return sse_response(events, send_timeout=0.3, max_buffer=1 << 30)
+        return sse_response(tracked.events(100_000, data=big), send_timeout=0.3)
+
+    with serve(app, "hypercorn-asyncio") as running:
+        reader = RawClient(running.port, receive_buffer=4096)
+        started = time.monotonic()
+        reader.request()
+        reader.read_head()
+        # The client keeps its socket open and reads nothing more.
+        assert tracked.wait_closed(10), "a stalled reader kept the producer running"
+        elapsed = time.monotonic() - started
+        reader.close()
+    assert elapsed >= 0.3
+    assert tracked.yielded < 100_000

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.response import Response
 from litestar.response.base import ASGIResponse
 
-from ssekit import EventStreamResponse
-from ssekit._engine import Producer
+from ssekit import EventStreamResponse, Producer
 
 if TYPE_CHECKING:
     from litestar.app import Litestar
@@ -55,8 +54,11 @@ class EventSourceResponse(Response[Producer]):
         status_code: int | None = None,
         **options: Any,
     ) -> None:
-        # Built once to check everything now; served with the layered headers later.
-        EventStreamResponse(content, status_code=status_code or 200, headers=headers, **options)
+        # Built now, so a bad option fails in the handler; served with the layered
+        # headers and the handler's status later.
+        self._core = EventStreamResponse(
+            content, status_code=status_code or 200, headers=headers, **options
+        )
         super().__init__(
             content,
             background=background,
@@ -65,7 +67,6 @@ class EventSourceResponse(Response[Producer]):
             media_type=_MEDIA_TYPE,
             status_code=status_code,
         )
-        self._options = options
 
     def to_asgi_response(
         self,
@@ -82,8 +83,7 @@ class EventSourceResponse(Response[Producer]):
         type_encoders: TypeEncodersMap | None = None,
     ) -> ASGIResponse:
         return _ASGIEventSource(
-            self.content,
-            self._options,
+            self._core,
             background=self.background or background,
             cookies=[*self.cookies, *(cookies or ())],
             headers={**(headers or {}), **self.headers},
@@ -95,23 +95,18 @@ class EventSourceResponse(Response[Producer]):
 class _ASGIEventSource(ASGIResponse):
     """Litestar's low-level response (it encodes headers and cookies) serving the core one."""
 
-    __slots__ = ("_events", "_options")
+    __slots__ = ("_core",)
     _should_set_content_length = False
 
-    def __init__(self, events: Producer, options: dict[str, Any], **response: Any) -> None:
+    def __init__(self, core: EventStreamResponse, **response: Any) -> None:
         super().__init__(**response)
-        self._events = events
-        self._options = options
+        self._core = core
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in self.encode_headers()
-        ]
-        response = EventStreamResponse(
-            self._events, status_code=self.status_code, headers=headers, **self._options
-        )
-        await response(scope, receive, send)  # type: ignore[arg-type]
+        core = self._core
+        core.status_code = self.status_code
+        core.override_headers(self.encode_headers())
+        await core(scope, receive, send)  # type: ignore[arg-type]
         await self.after_response()
 
 

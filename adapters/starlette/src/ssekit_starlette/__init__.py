@@ -18,8 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ssekit import EventStreamResponse
-from ssekit._engine import Producer
+from ssekit import EventStreamResponse, Producer
 
 __all__ = ["EventSourceResponse", "sse_response"]
 
@@ -48,10 +47,11 @@ class EventSourceResponse(Response):
         background: BackgroundTask | None = None,
         **options: Any,
     ) -> None:
-        # Built once to check everything now; served with the headers as they are then.
-        EventStreamResponse(content, status_code=status_code, headers=headers, **options)
-        self._content = content
-        self._options = options
+        # Built now, so a bad option fails in the endpoint; served with the headers and
+        # status as they are when it is called.
+        self._core = EventStreamResponse(
+            content, status_code=status_code, headers=headers, **options
+        )
         self.status_code = status_code
         if media_type is not None:
             self.media_type = media_type
@@ -75,13 +75,10 @@ class EventSourceResponse(Response):
         return Configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers
-        ]
-        response = EventStreamResponse(
-            self._content, status_code=self.status_code, headers=headers, **self._options
-        )
-        await response(scope, receive, send)
+        core = self._core
+        core.status_code = self.status_code
+        core.override_headers(self.raw_headers)
+        await core(scope, receive, send)
         if self.background is not None:
             await self.background()
 
