@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -40,7 +40,15 @@ from .event import check_name
 from .response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
 from .stream import StreamingBot, aclose_quietly, sse_stream
 
-__all__ = ["DEFAULT_MAX_BODY", "FINISHED_ID", "BotFactory", "ChatApp", "ChatRequest", "chat_app"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "FINISHED_ID",
+    "BotFactory",
+    "ChatApp",
+    "ChatRequest",
+    "chat_app",
+    "mark_finished",
+]
 
 #: The ``id`` of a finished stream's last event; a reconnect carrying it gets ``204``.
 FINISHED_ID = "ssekit-finished"
@@ -159,7 +167,7 @@ class ChatApp:
             error_event=error_event,
             error_formatter=self._error_formatter,
         )
-        final = _mark_final(events, {done_event, error_event})
+        final = mark_finished(events, {done_event, error_event})
         await EventStreamResponse(final, **self._response_options)(scope, receive, send)
 
     async def _bot_for(self, request: ChatRequest) -> StreamingBot:
@@ -240,10 +248,14 @@ def _query_messages(scope: Scope) -> tuple[str, ...]:
     return tuple(messages)
 
 
-async def _mark_final(
-    events: AsyncIterator[dict[str, str]], final: set[str]
+async def mark_finished(
+    events: AsyncIterator[dict[str, str]], final: Collection[str] = ("done", "error")
 ) -> AsyncIterator[dict[str, str]]:
-    """Give the last event (``done`` or ``error``) the id that marks the stream finished."""
+    """Give the last event (``done`` or ``error``) the id that marks the stream finished.
+
+    A reconnect carrying that id as ``Last-Event-ID`` is then answered ``204``
+    (``finished_id=FINISHED_ID``), so a browser does not run the model again.
+    """
     try:
         async for event in events:
             if event["event"] in final:

@@ -16,12 +16,10 @@ from typing import Any
 
 from .._asgi import error_body
 from .._shutdown import ShutdownSignal
-from ..chat import FINISHED_ID
-from ..stream import StreamingBot, aclose_quietly, sse_stream
+from ..chat import FINISHED_ID, mark_finished
+from ..stream import StreamingBot, sse_stream
 
 __all__ = ["BadChat", "answer", "error_json", "posted_messages", "query_messages", "stream_options"]
-
-_FINAL_EVENTS = ("done", "error")
 
 
 class BadChat(ValueError):
@@ -63,13 +61,6 @@ def stream_options(shutdown: ShutdownSignal | None) -> dict[str, Any]:
     return {"finished_id": FINISHED_ID, "shutdown": shutdown}
 
 
-async def answer(bot: StreamingBot, messages: list[str]) -> AsyncIterator[dict[str, str]]:
+def answer(bot: StreamingBot, messages: list[str]) -> AsyncIterator[dict[str, str]]:
     """``sse_stream(bot, messages)``, its last event (``done`` or ``error``) marked finished."""
-    events = sse_stream(bot, messages)
-    try:
-        async for event in events:
-            if event["event"] in _FINAL_EVENTS:
-                event = {**event, "id": FINISHED_ID}
-            yield event
-    finally:
-        await aclose_quietly(events)
+    return mark_finished(sse_stream(bot, messages))
