@@ -19,7 +19,7 @@ import json
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, overload
 
 from ._asgi import (
     Headers,
@@ -52,6 +52,9 @@ __all__ = [
 
 #: The ``id`` of a finished stream's last event; a reconnect carrying it gets ``204``.
 FINISHED_ID = "ssekit-finished"
+#: Messages per request, and characters per message, passed on to the bot by default.
+DEFAULT_MAX_MESSAGES = 100
+DEFAULT_MAX_MESSAGE_LENGTH = 32_768
 #: Largest accepted ``POST`` body, in bytes.
 DEFAULT_MAX_BODY = 64 * 1024
 _METHODS = ("GET", "HEAD", "POST")
@@ -87,6 +90,8 @@ class ChatApp:
         bot: StreamingBot | BotFactory,
         *,
         max_body: int = DEFAULT_MAX_BODY,
+        max_messages: int | None = DEFAULT_MAX_MESSAGES,
+        max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
         prefetch: bool = True,
         ping: float | None = 15.0,
         send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
@@ -106,11 +111,11 @@ class ChatApp:
             raise TypeError(
                 f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
             )
-        if isinstance(max_body, bool) or not isinstance(max_body, int):
-            raise TypeError(f"max_body must be an int of bytes, not {type(max_body).__name__}")
-        if max_body < 1:
-            raise ValueError(f"max_body must be >= 1 byte, not {max_body}")
-        self._max_body = max_body
+        self._max_body = _check_limit("max_body", max_body)
+        self._max_messages = _check_limit("max_messages", max_messages, optional=True)
+        self._max_message_length = _check_limit(
+            "max_message_length", max_message_length, optional=True
+        )
         self._event_names = (
             check_name("event_type", event_type),
             check_name("done_event", done_event),
@@ -193,7 +198,20 @@ class ChatApp:
             messages = await self._posted_messages(scope, receive)
         else:
             messages = _query_messages(scope)
+        self._check_sizes(messages)
         return ChatRequest(messages, resumed_from, scope)
+
+    def _check_sizes(self, messages: tuple[str, ...]) -> None:
+        """Refuse more messages, or longer ones, than the app is configured to pass on."""
+        if self._max_messages is not None and len(messages) > self._max_messages:
+            raise _Refused(400, f"too many messages: at most {self._max_messages}")
+        if self._max_message_length is not None:
+            for index, message in enumerate(messages):
+                if len(message) > self._max_message_length:
+                    raise _Refused(
+                        400,
+                        f"messages[{index}] is longer than {self._max_message_length} characters",
+                    )
 
     async def _posted_messages(self, scope: Scope, receive: Receive) -> tuple[str, ...]:
         content_type = (header(scope, b"content-type") or b"").decode("latin-1")
@@ -238,6 +256,22 @@ class ChatApp:
                     self._shutdown.set()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+@overload
+def _check_limit(field: str, value: int) -> int: ...
+@overload
+def _check_limit(field: str, value: int | None, *, optional: Literal[True]) -> int | None: ...
+def _check_limit(field: str, value: object, *, optional: bool = False) -> int | None:
+    """A positive ``int`` limit (or ``None`` when ``optional``: no limit)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "an int or None" if optional else "an int"
+        raise TypeError(f"{field} must be {kind}, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{field} must be >= 1, not {value}")
+    return value
 
 
 def _query_messages(scope: Scope) -> tuple[str, ...]:

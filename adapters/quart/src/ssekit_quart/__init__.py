@@ -13,6 +13,7 @@ the producer (what ``stream_with_context`` does).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -54,6 +55,22 @@ async def _in_context(pulled: PulledResponse, context: RequestContext) -> AsyncI
     try:
         async with contextlib.aclosing(pulled.body) as body:
             async for chunk in body:
+                if _cancellation_swallowed():
+                    raise asyncio.CancelledError  # closes the body, hence the producer
                 yield chunk
     finally:
         await context.pop(None)
+
+
+def _cancellation_swallowed() -> bool:
+    """Quart cancelled the handler (its client left), but the cancellation was lost.
+
+    Quart reads the body under ``asyncio.wait_for``, which on CPython < 3.12
+    swallows a cancellation that arrives as the body completes (CPython
+    gh-86296); Quart then iterates this body into a dead connection. The task
+    still counts the cancellation, so it can be honoured here, at the next
+    chunk or heartbeat.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
+    return cancelling is not None and cancelling() > 0
