@@ -1,0 +1,169 @@
+"""Scenario 5: client close -> producer ``finally``, on uvicorn: ssekit and its adapters vs peers.
+
+Two producers, targets interleaved trial by trial, a fresh server for each:
+
+- ``waiting``: one event, then it waits for its next item (an LLM between tokens);
+- ``busy``: 20,000 ready events back to back (it never awaits).
+
+The client reads the first event, closes the socket and notes the time; the
+server notes when the producer's ``finally`` ran (both on the system's
+monotonic clock). Reports p50 / p99 / max of that delay, how many producers
+were not closed within ``--deadline`` s, and how many were never closed
+(still open when the mode ends, after a last wait). The floors are left out:
+they do not watch for the client. A target whose producer was not closed in
+time gets a pause before the next trial, so its leftover work does not load
+the others' trials.
+
+    uv run python benchmarks/close_latency.py [--trials 200] [--peer-busy-trials 20] [--quick]
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from statistics import median
+
+from _common import open_stream, percentile, read_until
+from _suite import Result, add_goal, add_plot, add_table, finish, new_result, parser
+from _targets import PEERS, SSEKIT, TargetServer, target_server
+
+_counter = itertools.count()
+
+
+def one_trial(
+    running: TargetServer, target: str, busy: bool, deadline: float
+) -> tuple[str, float | None]:
+    """``(key, seconds from the client's close to the producer's finally)``; None past deadline."""
+    key = f"{target}-{next(_counter)}"
+    query = f"n=20000&k={key}" if busy else f"n=1&hold=1&k={key}"
+    sock = open_stream(running.port, f"/{target}?{query}")
+    try:
+        read_until(sock, b"data: tok0")
+    except ConnectionError:
+        sock.close()
+        raise RuntimeError(f"{target} ({key}): the stream ended before its first event") from None
+    closed_by_client = time.monotonic()
+    sock.close()
+    until = closed_by_client + deadline
+    while time.monotonic() < until:
+        closed_at = running.get_json(f"/closed?k={key}")
+        if closed_at is not None:
+            return key, float(closed_at) - closed_by_client
+        time.sleep(0.002)
+    return key, None
+
+
+def main() -> None:
+    cli = parser(__doc__)
+    cli.add_argument("--trials", type=int, default=200, help="trials per target and mode")
+    cli.add_argument(
+        "--peer-busy-trials", type=int, default=20, help="busy trials per peer (they run on)"
+    )
+    cli.add_argument("--deadline", type=float, default=2.0)
+    cli.add_argument(
+        "--give-up", type=int, default=10, help="stop a target after this many late closes"
+    )
+    cli.add_argument("--targets", nargs="*", default=list(SSEKIT + PEERS))
+    args = cli.parse_args()
+    trials, peer_busy = (5, 3) if args.quick else (args.trials, args.peer_busy_trials)
+    deadline = 0.5 if args.quick else args.deadline
+    result = new_result(
+        "Client close -> producer `finally`",
+        f"uvicorn, a fresh server per mode; {trials} trials per target and mode (peers: "
+        f"{peer_busy} in the busy mode, where their producers run on), interleaved trial by "
+        f"trial. Not closed in time: no `finally` within {deadline:g} s of the close (a target "
+        f"is given up on in a mode after {args.give_up} of those); never closed: still no "
+        "`finally` when the mode's trials were over and 3 s more had passed.",
+    )
+    for busy in (False, True):
+        delays: dict[str, list[float]] = {t: [] for t in args.targets}
+        late: dict[str, list[str]] = {t: [] for t in args.targets}
+        never = dict.fromkeys(args.targets, 0)
+        with target_server("uvicorn") as running:
+            for target in args.targets:  # warm up
+                one_trial(running, target, False, deadline)
+            for trial in range(trials):
+                for target in args.targets:
+                    if busy and target in PEERS and trial >= peer_busy:
+                        continue
+                    if len(late[target]) >= args.give_up:
+                        continue
+                    key, delay = one_trial(running, target, busy, deadline)
+                    if delay is None:
+                        late[target].append(key)
+                    else:
+                        delays[target].append(delay)
+                    if delay is None or delay > 0.1:
+                        time.sleep(0.3)
+            time.sleep(0.5 if args.quick else 3.0)
+            for target, keys in late.items():
+                never[target] = sum(running.get_json(f"/closed?k={k}") is None for k in keys)
+        mode = "busy (20,000 ready events)" if busy else "waiting for its next item"
+        rows = []
+        for target in args.targets:
+            values = delays[target]
+            cells = (
+                [f"{v * 1e3:.2f}" for v in (median(values), percentile(values, 0.99), max(values))]
+                if values
+                else ["-", "-", "-"]
+            )
+            count = len(values) + len(late[target])
+            rows.append([target, str(count), *cells, str(len(late[target])), str(never[target])])
+        add_table(
+            result,
+            f"**Producer {mode}: client close -> `finally`, ms**",
+            [
+                "target",
+                "trials",
+                "p50",
+                "p99",
+                "max",
+                f"not closed in {deadline:g} s",
+                "never closed",
+            ],
+            rows,
+        )
+        shown = [t for t in args.targets if delays[t]]
+        add_plot(
+            result,
+            f"close-{'busy' if busy else 'waiting'}",
+            f"Client close -> producer finally, producer {mode}",
+            shown,
+            {
+                "p50 ms": [median(delays[t]) * 1e3 for t in shown],
+                "p99 ms": [percentile(delays[t], 0.99) * 1e3 for t in shown],
+            },
+            "ms (log scale)",
+            reference=20.0 if busy else 5.0,
+            log=True,
+        )
+        if "ssekit" in delays:
+            judge(result, busy, delays["ssekit"], len(late["ssekit"]), never["ssekit"])
+    finish(result, args.json)
+
+
+def judge(result: Result, busy: bool, values: list[float], late: int, never: int) -> None:
+    if not values:
+        add_goal(result, "disconnect goal", "no producer closed", False)
+        return
+    p99, worst = percentile(values, 0.99), max(values)
+    text = f"p99 {p99 * 1e3:.2f} ms, max {worst * 1e3:.2f} ms over {len(values) + late} trials"
+    text += f"; {late} not closed in time, {never} never closed"
+    if busy:
+        add_goal(
+            result,
+            "a busy producer is stopped within 20 ms of the client's close (max)",
+            text,
+            worst <= 0.020 and late == 0,
+        )
+    else:
+        add_goal(
+            result,
+            "disconnect p99 <= 5 ms for a waiting producer",
+            text,
+            p99 <= 0.005 and late == 0,
+        )
+
+
+if __name__ == "__main__":
+    main()

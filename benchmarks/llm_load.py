@@ -1,0 +1,184 @@
+"""Scenario 3: LLM-like load, many concurrent token streams, on uvicorn.
+
+For each target (interleaved, ``--rounds`` times): ``--streams`` clients connect
+at once, and each stream produces a token every ``--every`` ms for
+``--seconds`` s, each token stamped with the monotonic time it was produced.
+One asyncio (uvloop) client process reads all streams and notes when each token
+arrives; the added delay is arrival minus production (both on the system's
+monotonic clock; it includes the client's own lag, alike for every target).
+Reports the server's CPU % over the load (user + system over wall time), p50 /
+p99 / max added delay, and tokens that arrived, each beside its ratio to the
+floor (bare Starlette ``StreamingResponse``) measured in the same run.
+
+    uv run python benchmarks/llm_load.py [--streams 1000] [--every 20] [--seconds 10] [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import resource
+import time
+from statistics import median
+from typing import Any
+
+import uvloop
+from _common import cpu_seconds, percentile
+from _suite import add_plot, add_table, finish, new_result, parser
+from _targets import TARGETS, raise_fd_limit, target_server
+
+_STAMP = re.compile(rb"data: tok\d+ (\d+\.\d+)\r?\n")  # sse-starlette, Litestar: CRLF
+_END = b"\r\n0\r\n\r\n"
+
+
+class _Stream(asyncio.Protocol):
+    """One stream: notes each token's added delay; ``done`` when the response ends."""
+
+    def __init__(self, request: bytes, delays: list[float]) -> None:
+        self.request = request
+        self.delays = delays
+        self.buffer = b""
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: Any) -> None:
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        buffer = self.buffer + data
+        end = 0
+        for match in _STAMP.finditer(buffer):
+            self.delays.append(now - float(match.group(1)))
+            end = match.end()
+        self.buffer = buffer[end:]
+        if self.buffer.endswith(_END) and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def one_load(
+    port: int, target: str, streams: int, every_ms: int, seconds: float, lazy: bool = False
+) -> tuple[list[float], float, int]:
+    """``(delays, wall seconds, streams completed)`` for one load on ``target``."""
+    loop = asyncio.get_running_loop()
+    n = round(seconds * 1000 / every_ms)
+    query = f"n={n}&every={every_ms}&lazy={int(lazy)}"
+    request = f"GET /{target}?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode()
+    delays: list[float] = []
+    started = time.monotonic()
+    opened = await asyncio.gather(
+        *(
+            loop.create_connection(lambda: _Stream(request, delays), "127.0.0.1", port)
+            for _ in range(streams)
+        )
+    )
+    protocols = [protocol for _, protocol in opened]
+    _, pending = await asyncio.wait([protocol.done for protocol in protocols], timeout=seconds + 30)
+    elapsed = time.monotonic() - started
+    for transport, _ in opened:
+        transport.close()
+    return delays, elapsed, streams - len(pending)
+
+
+def main() -> None:
+    cli = parser(__doc__)
+    cli.add_argument("--streams", type=int, default=1000)
+    cli.add_argument("--every", type=int, default=20, help="ms between tokens")
+    cli.add_argument("--seconds", type=float, default=10.0)
+    cli.add_argument("--rounds", type=int, default=1)
+    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument(
+        "--lazy",
+        action="store_true",
+        help="a producer that is late yields its token without awaiting first",
+    )
+    args = cli.parse_args()
+    streams, seconds, rounds = (
+        (50, 1.0, 1) if args.quick else (args.streams, args.seconds, args.rounds)
+    )
+    raise_fd_limit()
+    expected = streams * round(seconds * 1000 / args.every)
+    cpu_pct: dict[str, list[float]] = {t: [] for t in args.targets}
+    p50: dict[str, list[float]] = {t: [] for t in args.targets}
+    p99: dict[str, list[float]] = {t: [] for t in args.targets}
+    worst: dict[str, list[float]] = {t: [] for t in args.targets}
+    arrived: dict[str, list[int]] = {t: [] for t in args.targets}
+    client_cpu: list[float] = []
+    with target_server("uvicorn") as running:
+        uvloop.run(one_load(running.port, "floor", 20, args.every, 0.2))  # warm up
+        for _ in range(rounds):
+            for target in args.targets:
+                cpu_before = cpu_seconds(running.pid)
+                own_before = resource.getrusage(resource.RUSAGE_SELF)
+                delays, elapsed, _completed = uvloop.run(
+                    one_load(running.port, target, streams, args.every, seconds, args.lazy)
+                )
+                own = resource.getrusage(resource.RUSAGE_SELF)
+                client_cpu.append(
+                    (own.ru_utime - own_before.ru_utime + own.ru_stime - own_before.ru_stime)
+                    / elapsed
+                )
+                cpu_pct[target].append((cpu_seconds(running.pid) - cpu_before) / elapsed * 100)
+                delays = delays or [float("nan")]
+                p50[target].append(median(delays))
+                p99[target].append(percentile(delays, 0.99))
+                worst[target].append(max(delays))
+                arrived[target].append(len(delays))
+                time.sleep(0.2 if args.quick else 1.0)  # let the server settle
+    result = new_result(
+        "LLM-like load: concurrent token streams"
+        + (", late tokens without an await" if args.lazy else ""),
+        f"{streams:,} concurrent streams on uvicorn, a token every {args.every} ms for "
+        f"{seconds:g} s each ({expected:,} tokens per load), {rounds} round(s), targets in turn. "
+        "Added delay: a token's arrival at the client minus its production in the server. "
+        + (
+            "A producer that is late yields its next token without awaiting (`--lazy`). "
+            if args.lazy
+            else "The producer awaits before every token (0 s when it is late). "
+        )
+        + "The one client process (asyncio, uvloop) used a median "
+        f"{median(client_cpu) * 100:.0f}% of a core itself; both share the 2 cores.",
+    )
+    rows = []
+    floor_cpu, floor_p50, floor_p99 = (median(m["floor"]) for m in (cpu_pct, p50, p99))
+    for target in args.targets:
+        rows.append(
+            [
+                target,
+                f"{median(cpu_pct[target]):.0f}%",
+                f"{median(cpu_pct[target]) / floor_cpu:.2f}x",
+                f"{median(p50[target]) * 1e3:.2f}",
+                f"{median(p99[target]) * 1e3:.2f}",
+                f"{median(p99[target]) / floor_p99:.2f}x",
+                f"{median(worst[target]) * 1e3:.0f}",
+                f"{min(arrived[target]):,} / {expected:,}",
+            ]
+        )
+    add_table(
+        result,
+        f"**{streams:,} streams x {seconds:g} s, a token every {args.every} ms (uvicorn)**",
+        ["target", "server CPU", "x floor", "p50 ms", "p99 ms", "p99 x floor", "max ms", "tokens"],
+        rows,
+    )
+    add_plot(
+        result,
+        "llm-load-lazy" if args.lazy else "llm-load",
+        f"{streams:,} token streams{', late tokens without an await' if args.lazy else ''}: "
+        "x floor",
+        args.targets,
+        {
+            "server CPU %": [median(cpu_pct[t]) / floor_cpu for t in args.targets],
+            "p50 delay": [median(p50[t]) / floor_p50 for t in args.targets],
+            "p99 delay": [median(p99[t]) / floor_p99 for t in args.targets],
+        },
+        "ratio to the floor (same run)",
+        log=True,
+    )
+    finish(result, args.json)
+
+
+if __name__ == "__main__":
+    main()
