@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +219,7 @@ def main() -> None:
         for name in args.only:
             results[name], times[name] = run_scenario(name, args.quick, raw)
         info = machine()
-        info["when"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        info["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         (raw / "times.json").write_text(json.dumps(times))
         (raw / "machine.json").write_text(json.dumps(info))
     page = render(results, times, args.quick, images, "img/", info)

@@ -145,7 +145,7 @@ class RawStream:
             try:
                 if not await asyncio.wait_for(self.read_some(), left):
                     return True
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return True
 
@@ -159,7 +159,7 @@ class RawStream:
             try:
                 if not await asyncio.wait_for(self.read_some(piece), left):
                     return True
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
             if pause:
                 await asyncio.sleep(pause)
@@ -172,7 +172,7 @@ class RawStream:
             try:
                 if not await asyncio.wait_for(self.read_some(), deadline - time.monotonic()):
                     return
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 return
 
     def close(self, *, reset: bool = False) -> None:
