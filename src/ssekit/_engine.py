@@ -34,7 +34,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from ._backend import Backend, await_noting_suspension, current_backend
+from ._backend import Alarm, Backend, await_noting_suspension, current_backend
 from .encoder import EventLike, encode, encode_comment
 from .errors import ErrorFormatter, format_error, log_error, one_line
 from .event import ServerSentEvent, check_name
@@ -66,6 +66,10 @@ _BATCH_BYTES = 16 * 1024
 _BATCH_SECONDS = 0.001
 #: A producer that never awaits still lets the loop run after this many items.
 _YIELD_EVERY_ITEMS = 64
+#: The first items of a run that came without waiting are still written at once: a
+#: model's reply often parses into two or three tokens per read, and handing those to
+#: the idle task when the producer next waits costs more than the writes it saves.
+_WRITE_AT_ONCE = 16
 _SHUTDOWN_MESSAGE = "the server is shutting down"
 
 
@@ -130,6 +134,7 @@ class EventStream:
     """
 
     __slots__ = (
+        "_alarm",
         "_backend",
         "_chunks",
         "_clock",
@@ -153,7 +158,6 @@ class EventStream:
         "_stuck_write",
         "_suspended",
         "_task_group",
-        "_waiter",
         "_write",
         "_write_error",
         "_write_started",
@@ -205,7 +209,7 @@ class EventStream:
         self._pull_waiting = False
         self._stuck_write = False
         self._iterator: AsyncIterator[Item] | None = None
-        self._waiter: anyio.CancelScope | None = None
+        self._alarm: Alarm | None = None
         self._room: anyio.Event | None = None
         self._producer_scope: anyio.CancelScope | None = None
         self._stop_at = math.inf
@@ -223,6 +227,7 @@ class EventStream:
             raise RuntimeError("an EventStream can be entered only once")
         self._backend = backend = current_backend()
         self._clock = backend.clock
+        self._alarm = backend.alarm()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._produce, backend)
@@ -365,15 +370,8 @@ class EventStream:
         return min(ping_at, self._stop_at, timeout_at)
 
     async def _idle(self, deadline: float, idle: Callable[[], Awaitable[object]] | None) -> None:
-        with anyio.CancelScope(deadline=deadline) as waiter:
-            self._waiter = waiter
-            try:
-                if idle is None:
-                    await anyio.sleep_forever()
-                else:
-                    await idle()
-            finally:
-                self._waiter = None
+        assert self._alarm is not None, "EventStream was not entered"
+        await self._alarm.wait(idle or anyio.sleep_forever, deadline)
         if self._clock() >= self._stop_at:
             self._stop_producer()
 
@@ -402,9 +400,9 @@ class EventStream:
 
     async def _flush_in_time(self, write: Callable[[bytes], Awaitable[object]], now: float) -> None:
         """Flush from the idle task: nobody else is watching this write, so it has a deadline."""
-        with anyio.CancelScope(deadline=now + (self._send_timeout or math.inf)) as guard:
-            await self._flush(write)
-        if guard.cancelled_caught:
+        assert self._alarm is not None, "EventStream was not entered"
+        deadline = now + (self._send_timeout or math.inf)
+        if await self._alarm.wait(lambda: self._flush(write), deadline, ringable=False):
             raise WriteTimeout(self._send_timeout)
 
     async def _flush(self, write: Callable[[bytes], Awaitable[object]]) -> None:
@@ -419,9 +417,8 @@ class EventStream:
             self._stop_producer()
 
     def _wake(self) -> None:
-        if self._waiter is not None:
-            self._waiter.cancel()
-            self._waiter = None
+        if self._alarm is not None:
+            self._alarm.ring()
 
     # -- the producer's side ------------------------------------------------------------
 
@@ -440,6 +437,7 @@ class EventStream:
                     iterator = self._iterator = _open(self._events)
                     batch_bytes = min(self._max_buffer, _BATCH_BYTES)
                     since_yield = 0
+                    ready_in_a_row = 0
                     gather_until = 0.0
                     while not self._stopping:
                         self._suspended = False
@@ -453,14 +451,16 @@ class EventStream:
                         if self._items == 0:
                             self._check_first(item)
                         write = self._write
+                        ready_in_a_row = 0 if self._suspended else ready_in_a_row + 1
                         if (
-                            self._suspended
+                            ready_in_a_row <= _WRITE_AT_ONCE
                             and not self._chunks
                             and write is not None
                             and not self._writing
                         ):
-                            # It came alone and nothing is being written: write it now. The
-                            # usual case of a token stream, so it is kept lean.
+                            # It came alone (or among the first few of a run) and nothing is
+                            # being written: write it now. The usual case of a token stream,
+                            # so it is kept lean.
                             self._items += 1
                             self._writing = True
                             self._write_started = self._last_output = self._clock()
