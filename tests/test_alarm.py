@@ -21,20 +21,26 @@ import pytest
 from ssekit._backend import Alarm, current_backend
 
 BACKENDS = ["asyncio", "trio"]
+#: Waiting with nothing to do (a plain sleep) and waiting in work (``receive()``, say).
+IDLE_WORK = pytest.mark.parametrize("work", [None, anyio.sleep_forever], ids=["no-work", "work"])
+
+
+Work = Callable[[], Awaitable[object]] | None
 
 
 def run(backend: str, scenario: Callable[[], Awaitable[Any]]) -> Any:
     return anyio.run(scenario, backend=backend)
 
 
+@IDLE_WORK
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_ring_ends_the_wait_and_says_it_was_not_the_deadline(backend: str) -> None:
+def test_a_ring_ends_the_wait_and_says_it_was_not_the_deadline(backend: str, work: Work) -> None:
     async def scenario() -> tuple[bool, float]:
         alarm = current_backend().alarm()
         started = anyio.current_time()
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(ring_later, alarm, 0.05)
-            expired = await alarm.wait(anyio.sleep_forever, math.inf)
+            expired = await alarm.wait(work, math.inf)
         return expired, anyio.current_time() - started
 
     expired, waited = run(backend, scenario)
@@ -42,12 +48,13 @@ def test_a_ring_ends_the_wait_and_says_it_was_not_the_deadline(backend: str) -> 
     assert 0.04 <= waited < 5
 
 
+@IDLE_WORK
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_deadline_ends_the_wait_and_says_so(backend: str) -> None:
+def test_the_deadline_ends_the_wait_and_says_so(backend: str, work: Work) -> None:
     async def scenario() -> tuple[bool, float]:
         alarm = current_backend().alarm()
         started = anyio.current_time()
-        expired = await alarm.wait(anyio.sleep_forever, started + 0.05)
+        expired = await alarm.wait(work, started + 0.05)
         return expired, anyio.current_time() - started
 
     expired, waited = run(backend, scenario)
@@ -86,8 +93,11 @@ def test_a_wait_that_is_not_ringable_ignores_rings(backend: str) -> None:
     assert waited >= 0.09  # the write it guards was not cut by the ring
 
 
+@IDLE_WORK
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_an_outer_cancellation_gets_through_even_when_rung_at_once(backend: str) -> None:
+def test_an_outer_cancellation_gets_through_even_when_rung_at_once(
+    backend: str, work: Work
+) -> None:
     async def scenario() -> tuple[bool, bool]:
         alarm = current_backend().alarm()
         after_wait = False
@@ -100,7 +110,7 @@ def test_an_outer_cancellation_gets_through_even_when_rung_at_once(backend: str)
 
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(cancel_both)
-                await alarm.wait(anyio.sleep_forever, math.inf)
+                await alarm.wait(work, math.inf)
                 after_wait = True  # must not be reached: the outer scope was cancelled
                 await anyio.sleep_forever()
         return outer.cancelled_caught, after_wait
@@ -110,12 +120,13 @@ def test_an_outer_cancellation_gets_through_even_when_rung_at_once(backend: str)
     assert after_wait is False
 
 
+@IDLE_WORK
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_an_outer_deadline_gets_through_an_alarm_with_a_later_one(backend: str) -> None:
+def test_an_outer_deadline_gets_through_an_alarm_with_a_later_one(backend: str, work: Work) -> None:
     async def scenario() -> bool:
         alarm = current_backend().alarm()
         with anyio.move_on_after(0.05) as outer:
-            await alarm.wait(anyio.sleep_forever, anyio.current_time() + 10)
+            await alarm.wait(work, anyio.current_time() + 10)
             await anyio.sleep(10)
         return outer.cancelled_caught
 

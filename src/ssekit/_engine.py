@@ -226,7 +226,7 @@ class EventStream:
         if self._task_group is not None:
             raise RuntimeError("an EventStream can be entered only once")
         self._backend = backend = current_backend()
-        self._clock = backend.clock
+        self._clock = backend.bound_clock()
         self._alarm = backend.alarm()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -371,7 +371,7 @@ class EventStream:
 
     async def _idle(self, deadline: float, idle: Callable[[], Awaitable[object]] | None) -> None:
         assert self._alarm is not None, "EventStream was not entered"
-        await self._alarm.wait(idle or anyio.sleep_forever, deadline)
+        await self._alarm.wait(idle, deadline)
         if self._clock() >= self._stop_at:
             self._stop_producer()
 
@@ -436,17 +436,16 @@ class EventStream:
                 try:
                     iterator = self._iterator = _open(self._events)
                     batch_bytes = min(self._max_buffer, _BATCH_BYTES)
-                    since_yield = 0
-                    ready_in_a_row = 0
+                    on_suspend = self._on_suspend
+                    ready_in_a_row = 0  # items in a row that came without waiting
                     gather_until = 0.0
                     while not self._stopping:
                         self._suspended = False
                         try:
-                            item = await await_noting_suspension(anext(iterator), self._on_suspend)
+                            item = await await_noting_suspension(anext(iterator), on_suspend)
                         except StopAsyncIteration:
                             return
-                        finally:
-                            self._pull_waiting = False
+                        self._pull_waiting = False
                         chunk = item if isinstance(item, bytes) else encode(item)
                         if self._items == 0:
                             self._check_first(item)
@@ -471,6 +470,8 @@ class EventStream:
                                 return
                             finally:
                                 self._writing = False
+                            if ready_in_a_row == 0:
+                                continue
                         else:
                             if not self._chunks:
                                 gather_until = time.perf_counter() + _BATCH_SECONDS
@@ -491,12 +492,10 @@ class EventStream:
                                 self._wake()
                                 if self._size >= self._max_buffer and not await self._room_made():
                                     return
-                        since_yield += 1
-                        if since_yield >= _YIELD_EVERY_ITEMS:
+                        if ready_in_a_row and ready_in_a_row % _YIELD_EVERY_ITEMS == 0:
                             # A producer that never awaits must not starve the loop (nor the idle
                             # task, which is what notices a disconnect).
                             await backend.checkpoint()
-                            since_yield = 0
                             if backend.clock() >= self._stop_at:
                                 self._stopping = True
                 except Exception as exc:

@@ -82,7 +82,7 @@ class _Connection:
         self._send = send
         self._send_timeout = math.inf if send_timeout is None else send_timeout
         backend = current_backend()
-        self._clock = backend.clock
+        self._clock = backend.bound_clock()
         self._checkpoint = backend.checkpoint
         self._checked_at = self._clock()
         self._listening = False
