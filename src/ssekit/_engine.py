@@ -16,6 +16,7 @@ So a stream costs two tasks: the consumer's own and the producer's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import (
@@ -32,9 +33,8 @@ from typing import Any, TypeAlias, cast
 
 import anyio
 import anyio.to_thread
-from anyio.abc import TaskGroup
 
-from ._backend import Alarm, Backend, await_noting_suspension, current_backend
+from ._backend import Alarm, Backend, Child, Scope, await_noting_suspension, current_backend
 from .encoder import EventLike, encode, encode_comment
 from .errors import ErrorFormatter, format_error, log_error, one_line
 from .event import ServerSentEvent, check_name
@@ -136,6 +136,7 @@ class EventStream:
     __slots__ = (
         "_alarm",
         "_backend",
+        "_child",
         "_chunks",
         "_clock",
         "_error_event",
@@ -157,7 +158,6 @@ class EventStream:
         "_stopping",
         "_stuck_write",
         "_suspended",
-        "_task_group",
         "_write",
         "_write_error",
         "_write_started",
@@ -211,10 +211,10 @@ class EventStream:
         self._iterator: AsyncIterator[Item] | None = None
         self._alarm: Alarm | None = None
         self._room: anyio.Event | None = None
-        self._producer_scope: anyio.CancelScope | None = None
+        self._producer_scope: Scope | None = None
         self._stop_at = math.inf
         self._stopping = False
-        self._task_group: TaskGroup | None = None
+        self._child: Child | None = None
         self._backend: Backend | None = None
         self._clock: Callable[[], float] = anyio.current_time
         self._last_output = 0.0
@@ -223,34 +223,29 @@ class EventStream:
         self.early_error: str | None = None
 
     async def __aenter__(self) -> EventStream:
-        if self._task_group is not None:
+        if self._backend is not None:
             raise RuntimeError("an EventStream can be entered only once")
         self._backend = backend = current_backend()
         self._clock = backend.bound_clock()
         self._alarm = backend.alarm()
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(self._produce, backend)
+        scope = self._producer_scope = backend.scope()
+        self._child = await backend.start(functools.partial(self._produce, backend, scope), scope)
         self._last_output = backend.clock()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> bool | None:
-        assert self._task_group is not None, "EventStream was not entered"
-        self._task_group.cancel_scope.cancel()
+        child = self._child
+        assert child is not None, "EventStream was not entered"
+        child.cancel()
         iterator = self._iterator
         if self._stuck_write and iterator is not None and not getattr(iterator, "ag_running", 0):
             # Its task may stay in a write the server shields from cancellation
             # (hypercorn's trio worker does): close the producer from here, now.
             await close_producer(iterator)
         try:
-            if isinstance(exc, anyio.get_cancelled_exc_class()):
-                return await self._task_group.__aexit__(exc_type, exc, tb)
-            # The producer's task raises nothing: let the body's own exception (a client
-            # gone, say) propagate as itself rather than wrapped in an exception group.
-            await self._task_group.__aexit__(None, None, None)
-            return None
+            return await child.join(exc_type, exc, tb)
         finally:
             # A producer task cancelled before it ever ran has closed nothing.
             await close_producer(self._events)
@@ -427,19 +422,18 @@ class EventStream:
         self._size += len(chunk)
         self._items += 1
 
-    async def _produce(self, backend: Backend) -> None:
+    async def _produce(self, backend: Backend, scope: Scope) -> None:
         """The producer's task: pull, encode, gather, and write when nobody else is."""
         iterator: AsyncIterator[Item] | None = None
         try:
-            with anyio.CancelScope() as scope:
-                self._producer_scope = scope
-                try:
+            try:
+                with scope:
                     iterator = self._iterator = _open(self._events)
                     batch_bytes = min(self._max_buffer, _BATCH_BYTES)
                     on_suspend = self._on_suspend
                     ready_in_a_row = 0  # items in a row that came without waiting
                     gather_until = 0.0
-                    while not self._stopping:
+                    while not (self._stopping or scope.cancel_called):
                         self._suspended = False
                         try:
                             item = await await_noting_suspension(anext(iterator), on_suspend)
@@ -498,17 +492,17 @@ class EventStream:
                             await backend.checkpoint()
                             if backend.clock() >= self._stop_at:
                                 self._stopping = True
-                except Exception as exc:
-                    self._fail(exc)
-                finally:
-                    await close_producer(iterator)
+            except Exception as exc:
+                self._fail(exc)
+            finally:
+                self._producer_scope = None  # nothing may cancel its cleanup
+                await close_producer(iterator)
             if scope.cancelled_caught and not self._stopping:
                 # Only its deadline cancels it unasked: a pulled chunk's write is stuck.
                 self._write_error = WriteTimeout(self._send_timeout)
             elif self._stopping and self._shutdown_message is not None:
                 self._append(self._error(self._shutdown_message))
         finally:
-            self._producer_scope = None
             self._finished = True
             self._wake()
 
