@@ -309,14 +309,19 @@ class _TaskChild:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> bool | None:
         task = self._task
+        loop = task.get_loop()
         cancelled: asyncio.CancelledError | None = None
+        recancel_at = loop.time() + _RECANCEL_SECONDS
         while not task.done():
             try:
                 await asyncio.wait((task,), timeout=_RECANCEL_SECONDS)
             except asyncio.CancelledError as cancellation:
                 cancelled = cancellation  # the owner is being cancelled: wait, then go
-            if not task.done():
-                self._scope.cancel()  # a producer that went on after its cancellation
+            if not task.done() and loop.time() >= recancel_at:
+                # A producer that went on after its cancellation (anyio would cancel it at
+                # every await; waiting this long first spares a shielded cleanup).
+                self._scope.cancel()
+                recancel_at = loop.time() + _RECANCEL_SECONDS
         if cancelled is not None:
             raise cancelled
         if not task.cancelled() and task.exception() is not None:
@@ -327,13 +332,14 @@ class _TaskChild:
 class _GroupChild:
     """trio: the producer in an anyio task group (trio's scopes are cheap)."""
 
-    __slots__ = ("_group",)
+    __slots__ = ("_group", "_scope")
 
-    def __init__(self, group: anyio.abc.TaskGroup) -> None:
+    def __init__(self, group: anyio.abc.TaskGroup, scope: Scope) -> None:
         self._group = group
+        self._scope = scope
 
     def cancel(self) -> None:
-        self._group.cancel_scope.cancel()
+        self._scope.cancel()
 
     async def join(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
@@ -347,8 +353,9 @@ class _GroupChild:
         return None
 
 
-#: How often a producer that ignores its cancellation is cancelled again.
-_RECANCEL_SECONDS = 0.1
+#: How often a producer that ignores its cancellation is cancelled again: longer than the
+#: shielded close of a bot's stream (5 s, :func:`ssekit.stream.aclose_quietly`).
+_RECANCEL_SECONDS = 10.0
 
 
 async def _start_task(produce: Callable[[], Coroutine[Any, Any, None]], scope: Scope) -> Child:
@@ -360,7 +367,7 @@ async def _start_in_group(produce: Callable[[], Coroutine[Any, Any, None]], scop
     group = anyio.create_task_group()
     await group.__aenter__()
     group.start_soon(produce)
-    return _GroupChild(group)
+    return _GroupChild(group, scope)
 
 
 def _settle(future: asyncio.Future[bool], expired: bool) -> None:
