@@ -131,3 +131,26 @@ def test_no_token_sequence_ends_the_stream_early(tokens: list[str]) -> None:
     parsed = parse_httpx_sse(wire, 3)
     assert [p.event for p in parsed] == ["message"] * len(tokens) + ["done"]
     assert [p.data for p in parsed[:-1]] == [_received(t) for t in tokens]
+
+
+class _Masked(str):
+    """A str whose own ``__str__``/``__format__`` would forge an event if written."""
+
+    def __str__(self) -> str:
+        return "x\n\nevent: done\nid: 666\ndata: forged"
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
+@pytest.mark.parametrize("field", ["data", "event", "id", "comment"])
+@pytest.mark.parametrize("kind", ["dict", "ServerSentEvent"])
+def test_a_str_subclass_is_written_by_its_value(field: str, kind: str) -> None:
+    encode({"event": "message", "data": "warm"})  # the hot path's prefix is cached
+    value = "hi" if field != "event" else "message"
+    fields: dict[str, Any] = {"event": "message", "data": "tok"}
+    fields[field] = _Masked(value)
+    event = fields if kind == "dict" else ServerSentEvent(**fields)
+    plain = dict(fields, **{field: value})
+    assert encode(event) == encode(plain)
+    assert b"forged" not in encode(event)

@@ -40,6 +40,11 @@ def _data_lines(data: str) -> str:
     return data.replace("\n", "\ndata: ")
 
 
+def _exact(text: Any) -> Any:
+    """``text`` as a plain ``str`` (``None`` stays ``None``)."""
+    return text if text is None or type(text) is str else str.__str__(text)
+
+
 def _to_utf8(text: str, field: str) -> bytes:
     try:
         return text.encode("utf-8")
@@ -60,6 +65,8 @@ def _encode_fields(
     data: str, event: str | None, id: str | None, retry: int | None, comment: str | None
 ) -> bytes:
     """Write validated fields: comment lines, event, id, retry, then the data lines."""
+    # A str subclass is written by its value, never by its own __str__/__format__.
+    data, event, id, comment = (_exact(data), _exact(event), _exact(id), _exact(comment))
     if event is not None and id is None and retry is None and comment is None:
         prefix = _PREFIXES.get(event) or _remember_prefix(event)
         return f"{prefix}{_data_lines(data)}\n\n".encode()
@@ -87,15 +94,16 @@ def encode(event: EventLike) -> bytes:
             # The hot path: a seed-style {"event": name, "data": text} dict whose
             # name was seen before; anything else takes the general path below,
             # which handles or refuses it. For short data (LLM tokens) one
-            # ``str.isprintable`` call does the work of the type and CR/LF
-            # checks: it is false for every line break, control character and
-            # lone surrogate, and raises for non-str data. Longer data gets two
-            # ``in`` scans, which cost less per character.
+            # ``str.isprintable`` call does the work of the CR/LF checks: it is
+            # false for every line break, control character and lone surrogate.
+            # Longer data gets two ``in`` scans, which cost less per character.
             data = event["data"]
-            if len(event) == 2 and (
-                _isprintable(data)
-                if len(data) < 24
-                else type(data) is str and "\n" not in data and "\r" not in data
+            if (
+                len(event) == 2
+                and type(data) is str  # not a subclass: its __format__ would be written
+                and (
+                    _isprintable(data) if len(data) < 24 else "\n" not in data and "\r" not in data
+                )
             ):
                 return f"{_PREFIXES[event['event']]}{data}\n\n".encode()
             if len(event) == 2 and type(data) is str:  # several lines
