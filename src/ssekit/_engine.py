@@ -37,7 +37,7 @@ import anyio.to_thread
 from ._backend import Alarm, Backend, Child, Scope, await_noting_suspension, current_backend
 from .encoder import EventLike, encode, encode_comment
 from .errors import ErrorFormatter, format_error, log_error, one_line
-from .event import ServerSentEvent, check_name
+from .event import ServerSentEvent, check_id, check_name
 from .stream import aclose_quietly
 
 __all__ = [
@@ -122,7 +122,8 @@ class EventStream:
     Every chunk is whole events, or the heartbeat :data:`PING` after ``ping``
     seconds without output. If the producer raises, or yields something that
     cannot be encoded, the stream ends with one ``error_event`` (its data from
-    ``error_formatter``; the error is logged, as :func:`ssekit.sse_stream` does).
+    ``error_formatter``; the error is logged, as :func:`ssekit.sse_stream` does;
+    its id is ``final_id``, if given, as for the shutdown notice).
     Leaving the block — normally, by an exception or by cancellation — cancels
     the producer and closes it: its ``finally`` has run when the block is left.
 
@@ -142,6 +143,7 @@ class EventStream:
         "_error_event",
         "_error_formatter",
         "_events",
+        "_final_id",
         "_finished",
         "_items",
         "_iterator",
@@ -175,6 +177,7 @@ class EventStream:
         max_buffer: int = DEFAULT_MAX_BUFFER,
         shutdown_message: str | None = _SHUTDOWN_MESSAGE,
         send_timeout: float | None = None,
+        final_id: str | None = None,
     ) -> None:
         if not isinstance(events, (AsyncIterable, Iterable)) or isinstance(
             events, (str, bytes, dict)
@@ -195,6 +198,7 @@ class EventStream:
             raise TypeError("shutdown_message must be str or None")
         self._max_buffer = max_buffer
         self._shutdown_message = shutdown_message
+        self._final_id = None if final_id is None else check_id("final_id", final_id)
         self._events = events
         self._chunks: list[bytes] = []
         self._size = 0
@@ -550,7 +554,9 @@ class EventStream:
         self._append(self._error(text))
 
     def _error(self, text: str) -> bytes:
-        return encode({"event": self._error_event, "data": text})
+        if self._final_id is None:
+            return encode({"event": self._error_event, "data": text})
+        return encode({"event": self._error_event, "data": text, "id": self._final_id})
 
 
 def _open(events: Producer) -> AsyncIterator[Item]:

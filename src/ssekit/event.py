@@ -59,6 +59,12 @@ def check_name(field: str, value: object) -> str:
     return name
 
 
+def check_id(field: str, value: object) -> str:
+    """Validate an event id (or an option that becomes one): a single line of text."""
+    _check_line(field, _check_str(field, value))
+    return value  # type: ignore[return-value]  # checked just above
+
+
 def _check_line(field: str, value: str) -> None:
     if "\r" in value or "\n" in value or "\0" in value:
         for char, label in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):

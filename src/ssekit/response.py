@@ -33,6 +33,7 @@ from ._engine import (
 )
 from ._shutdown import ShutdownSignal
 from .errors import ErrorFormatter, format_error
+from .event import check_id
 
 __all__ = [
     "DEFAULT_SEND_TIMEOUT",
@@ -191,7 +192,9 @@ class EventStreamResponse:
     - ``finished_id``: the ``id`` the producer puts on its last event. A
       reconnecting ``EventSource`` sends it back as ``Last-Event-ID``; it is then
       answered ``204 No Content``, which stops it reconnecting, and the producer
-      is closed without running.
+      is closed without running. The stream's own ``error_event`` (a producer
+      that raised or yielded what cannot be encoded, the shutdown notice) ends
+      the stream too, so it carries that id as well.
     - ``shutdown``: a :class:`ShutdownSignal`; when set, the stream ends cleanly.
 
     The producer is cancelled and closed (its ``finally`` has run) when the client
@@ -226,6 +229,10 @@ class EventStreamResponse:
         shutdown: ShutdownSignal | None = None,
         max_buffer: int = DEFAULT_MAX_BUFFER,
     ) -> None:
+        if finished_id is not None and (not isinstance(finished_id, str) or not finished_id):
+            raise TypeError("finished_id must be a non-empty str or None")
+        if finished_id is not None:
+            check_id("finished_id", finished_id)
         self._stream = EventStream(
             events,
             ping=ping,
@@ -233,6 +240,7 @@ class EventStreamResponse:
             error_formatter=error_formatter,
             max_buffer=max_buffer,
             send_timeout=send_timeout,
+            final_id=finished_id,
         )
         self._events = events
         self._send_timeout = check_positive("send_timeout", send_timeout, optional=True)
@@ -242,8 +250,6 @@ class EventStreamResponse:
             raise ValueError(f"status_code must be between 200 and 599, not {status_code}")
         if not isinstance(prefetch, bool):
             raise TypeError(f"prefetch must be a bool, not {type(prefetch).__name__}")
-        if finished_id is not None and (not isinstance(finished_id, str) or not finished_id):
-            raise TypeError("finished_id must be a non-empty str or None")
         if shutdown is not None and not isinstance(shutdown, ShutdownSignal):
             raise TypeError(f"shutdown must be a ShutdownSignal, not {type(shutdown).__name__}")
         #: The status and headers the response starts with (defaults merged with ``headers``).
