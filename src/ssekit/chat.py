@@ -198,6 +198,11 @@ class ChatApp:
             messages = await self._posted_messages(scope, receive)
         else:
             messages = _query_messages(scope)
+            if method == "GET":
+                # Read the (empty) request message now: on granian, a first receive() that
+                # the stream cancels while it waits for it can later report a disconnect
+                # that did not happen (docs/serving.md, "Known server quirks").
+                await read_body(receive, self._max_body)
         self._check_sizes(messages)
         return ChatRequest(messages, resumed_from, scope)
 
