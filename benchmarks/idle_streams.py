@@ -1,14 +1,14 @@
-"""Scenario 4: server memory and tasks per idle stream, 1,000 and 5,000 open streams, on uvicorn.
+"""Scenario 4: server memory and tasks per idle stream, 1,000, 2,000 and 5,000 streams, on uvicorn.
 
 For each target, a fresh server: a warm-up (50 streams opened and closed), then
-``--streams`` open streams (cumulatively: 1,000, then 5,000) that each got one
+``--streams`` open streams (cumulatively: 1,000, 2,000, then 5,000) that each got one
 event and wait for the next. Reports the growth of the server's RSS and of its
 asyncio task count, per stream, against the state after the warm-up, and the
 memory's ratio to the floor's (bare Starlette ``StreamingResponse``). Memory is
 not time-noisy, so targets run one after the other. Streams are opened by one
 asyncio client, 100 at a time.
 
-    uv run python benchmarks/idle_streams.py [--streams 1000 5000] [--quick]
+    uv run python benchmarks/idle_streams.py [--streams 1000 2000 5000] [--quick]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ async def footprint(
 
 def main() -> None:
     cli = parser(__doc__)
-    cli.add_argument("--streams", type=int, nargs="*", default=[1000, 5000])
+    cli.add_argument("--streams", type=int, nargs="*", default=[1000, 2000, 5000])
     cli.add_argument("--targets", nargs="*", default=list(TARGETS))
     args = cli.parse_args()
     totals = [20, 60] if args.quick else sorted(args.streams)

@@ -18,7 +18,7 @@ Scenarios (each is runnable on its own, with ``--quick`` too):
 2. ``stream_rate``: one stream of 100,000 token events on uvicorn and hypercorn;
 3. ``llm_load``: 1,000 concurrent streams, a token every 20 ms for 10 s (twice: a
    producer that awaits before every token, and one that does not when it is late);
-4. ``idle_streams``: 1,000 and 5,000 idle streams, server RSS and tasks per stream;
+4. ``idle_streams``: 1,000, 2,000 and 5,000 idle streams, server RSS and tasks per stream;
 5. ``close_latency``: client close -> producer ``finally``, 200 trials per target;
 6. ``slow_client``: what coalescing changes in bytes per send and server CPU;
 7. ``ttfb``: time to first byte and first event.
