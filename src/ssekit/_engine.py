@@ -9,8 +9,10 @@ one write, while an event that arrives alone is handed over at once.
 
 While the buffer is empty the consumer waits in an ``idle`` callable of its
 choosing (the ASGI sender listens for ``http.disconnect`` there); the producer
-wakes it by cancelling that wait, and the wait's deadline is the heartbeat.
-So a stream costs two tasks: the consumer's own and the producer's.
+wakes it by ringing an :class:`~ssekit._backend.Alarm` (which cancels that
+wait), and the wait's deadline is the heartbeat. So a stream costs two tasks:
+the consumer's own and the producer's (under asyncio a plain task, joined
+when the stream ends; under trio an anyio task group).
 """
 
 from __future__ import annotations
@@ -127,11 +129,13 @@ class EventStream:
     Leaving the block — normally, by an exception or by cancellation — cancels
     the producer and closes it: its ``finally`` has run when the block is left.
 
-    Coalescing: an item that had to be waited for is written at once; items
-    that were already there when asked for are gathered (up to 64, 1 ms, or
-    ``max_buffer`` bytes) and written together. While a write is blocked, up to
-    ``max_buffer`` bytes (plus one event) wait, then the producer waits too.
-    A producer that never awaits still lets the loop run every 64 items / 1 ms.
+    Coalescing: an item that had to be waited for is written at once, and so are
+    the first 16 of a run of items that were already there when asked for; the
+    rest of such a run is gathered (up to 16 KiB or 1 ms) and written together,
+    and what is gathered when the producer next waits is written then. While a
+    write is blocked, up to ``max_buffer`` bytes (plus one event) wait, then the
+    producer waits too. A producer that never awaits still lets the loop run
+    every 64 items.
     """
 
     __slots__ = (
