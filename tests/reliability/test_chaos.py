@@ -53,13 +53,6 @@ MEMORY_SLACK_MIB = 24
 #: How long the server gets to release everything once the clients are done.
 SETTLE_SECONDS = 15.0
 
-#: Targets where clients leaving before the first event are not soaked. Quart: every
-#: producer is closed (test_quart_early_disconnect.py) and tasks and fds return to the
-#: baseline, but with early leavers the server's RSS grew ~24 MiB over a 45 s soak (7.7
-#: without them): memory Quart or hypercorn keep per aborted request, not yet found.
-#: See docs/reliability.md, finding 3.
-EARLY_LEAVERS_SKIPPED = {"quart"}
-
 TARGETS = [
     ("core", "uvicorn"),
     ("starlette", "uvicorn"),
@@ -102,7 +95,7 @@ class Soak:
             (self.normal_httpx, 25),
             (self.normal_raw, 12),
             (self.slow_reader, 8),
-            (self.disconnect_early, 0 if target in EARLY_LEAVERS_SKIPPED else 12),
+            (self.disconnect_early, 12),
             (self.disconnect_mid, 15),
             (self.stall, 4),
             (self.bot_raises, 12),
@@ -261,7 +254,7 @@ class Soak:
 
     async def bot_hangs(self, rid: str, rng: random.Random) -> Outcome:
         """The bot stops answering after a few tokens; the client gives up after a while."""
-        tokens = rng.choice([1, 3] if self.target in EARLY_LEAVERS_SKIPPED else [0, 1, 3])
+        tokens = rng.choice([0, 1, 3])
         outcome = self.begin(Outcome(rid, "bot_hangs", "cut", 0))
         stream = await RawStream.connect(self.port)
         try:

@@ -7,13 +7,20 @@ when the client disconnects, so if the client leaves just as its request is read
 the handler goes on, returns ssekit's response, and the body is iterated into a
 dead connection forever: a bot that never ends is never closed, and the request's
 tasks are never freed. The task is left with ``cancelling() > 0``; ssekit_quart
-checks that at every chunk or heartbeat and ends the stream.
+checks that before the first chunk and at every chunk or heartbeat, and ends the
+stream.
+
+On hypercorn that is the usual case, not a race: hypercorn hands Quart the body and
+``http.disconnect`` together. Checked only at chunks, each such stream lived until
+its first event or heartbeat (the chaos soak's early leavers, ``ping=0.5``: half a
+second each, which raised the server's memory high-water by several MiB).
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from typing import Any
 
 from tests.reliability.aclient import chat_request
 from tests.reliability.server_app import STATS, Options, build_app
@@ -37,3 +44,47 @@ def test_client_leaving_as_its_request_is_read_closes_the_bot_on_quart() -> None
         leaked = [rid for rid in rids if rid in STATS.records and not STATS.records[rid].finally_at]
         # Let the server's shutdown cancel what leaked, so the thread stops.
     assert not leaked, f"{len(leaked)} of {CLIENTS} bots still running 3 s after their client left"
+
+
+def test_client_leaving_as_its_request_is_read_is_dropped_before_any_event_on_quart() -> None:
+    """No heartbeat and a bot that waits: the request must end without waiting for output.
+
+    Before the check at the body's start, each of these requests (its Quart request,
+    hypercorn connection, tasks and bot) stayed until the server shut down.
+    """
+    inner = build_app("quart", Options(ping=None, send_timeout=1.0))
+    in_flight: dict[str, int] = {"chat": 0, "served": 0}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("path") != "/chat":
+            await inner(scope, receive, send)
+            return
+        in_flight["chat"] += 1
+        try:
+            await inner(scope, receive, send)
+        finally:
+            in_flight["chat"] -= 1
+            in_flight["served"] += 1
+
+    rids = [f"quart-before-first-{index}" for index in range(CLIENTS)]
+    with serve(app, "hypercorn-asyncio") as running:
+        left_at = time.monotonic()
+        for rid in rids:
+            with socket.create_connection(("127.0.0.1", running.port)) as sock:
+                sock.sendall(chat_request([f"{rid} hang 0"]))
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            if in_flight["served"] == CLIENTS and in_flight["chat"] == 0:
+                break
+            time.sleep(0.02)
+        waited = time.monotonic() - left_at
+        served, still_served = in_flight["served"], in_flight["chat"]
+        running_bots = [
+            rid for rid in rids if rid in STATS.records and not STATS.records[rid].finally_at
+        ]
+        # Let the server's shutdown cancel what leaked, so the thread stops.
+    assert served + still_served == CLIENTS, f"{served + still_served} of {CLIENTS} requests seen"
+    assert not still_served, (
+        f"{still_served} of {CLIENTS} requests still served {waited:.1f} s after their client left"
+    )
+    assert not running_bots, f"{len(running_bots)} bots still running after their client left"

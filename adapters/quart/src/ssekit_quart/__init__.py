@@ -7,8 +7,10 @@ body that carries the heartbeat, coalescing, send timeout, shutdown, ``HEAD``
 and ``finished_id``, and that cancels and closes the producer when Quart
 cancels or closes it (a client that left). This module only translates it:
 bytes headers to Quart's, the response timeout lifted (Quart cuts a stream at
-``RESPONSE_TIMEOUT``, 60 s by default), and the request context kept open for
-the producer (what ``stream_with_context`` does).
+``RESPONSE_TIMEOUT``, 60 s by default), the request context kept open for the
+producer (what ``stream_with_context`` does), and a client that left as its
+request was read dropped before the body starts (see
+:func:`_cancellation_swallowed`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ async def _in_context(pulled: PulledResponse, context: RequestContext) -> AsyncI
     await context.push()
     try:
         async with contextlib.aclosing(pulled.body) as body:
+            if _cancellation_swallowed():
+                # The client left before the body started: close the producer unrun now,
+                # rather than at its first event or heartbeat (``ping`` seconds, or never).
+                raise asyncio.CancelledError
             async for chunk in body:
                 if _cancellation_swallowed():
                     raise asyncio.CancelledError  # closes the body, hence the producer
@@ -68,8 +74,15 @@ def _cancellation_swallowed() -> bool:
     Quart reads the body under ``asyncio.wait_for``, which on CPython < 3.12
     swallows a cancellation that arrives as the body completes (CPython
     gh-86296); Quart then iterates this body into a dead connection. The task
-    still counts the cancellation, so it can be honoured here, at the next
-    chunk or heartbeat.
+    still counts the cancellation, so it can be honoured here: before the first
+    chunk, and at every chunk or heartbeat.
+
+    The usual case is a client that leaves as its request is read: hypercorn
+    hands Quart the body and ``http.disconnect`` together, and the cancellation
+    lands in ``await request.get_json()``. Checked only at chunks, such a stream
+    lived until its first event or heartbeat (15 s by default, forever with
+    ``ping=None`` and a producer that waits), holding its connection, request and
+    producer for a client that was gone.
     """
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
