@@ -220,7 +220,9 @@ class Soak:
         outcome = self.begin(Outcome(rid, "stall", "cut", 0, stalled=True))
         stream = await RawStream.connect(self.port, receive_buffer=4096)
         try:
-            await stream.send(chat_request([f"{rid} big 400 16384"]))
+            # 64 KiB tokens: the kernel's buffers (MiBs) fill within a few dozen writes, so
+            # the write blocks early even on a loaded loop, and send_timeout runs from there.
+            await stream.send(chat_request([f"{rid} big 240 65536"]))
             while not stream.exchange.status and await stream.read_some(4096):
                 pass
             await asyncio.sleep(SEND_TIMEOUT + 1.5)
