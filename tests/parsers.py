@@ -15,7 +15,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import httpx_sse
@@ -82,17 +82,21 @@ class NodeParser:
         self._lock = threading.Lock()
 
     def parse(self, payload: bytes, chunk: int = 0) -> list[Parsed]:
+        return [
+            Parsed(item["event"] or "message", item["data"], item["id"] or None)
+            for item in self.ask(payload, chunk)["events"]
+        ]
+
+    def ask(self, payload: bytes, chunk: int = 0) -> dict[str, Any]:
+        """The parser's whole answer for ``payload``: events, and what else it reports."""
         request = {"bytes": base64.b64encode(payload).decode("ascii"), "chunk": chunk}
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         with self._lock:
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
-            answer = json.loads(stdout.readline())
-        return [
-            Parsed(item["event"] or "message", item["data"], item["id"] or None)
-            for item in answer["events"]
-        ]
+            answer: dict[str, Any] = json.loads(stdout.readline())
+        return answer
 
     def close(self) -> None:
         if self._process.stdin is not None:

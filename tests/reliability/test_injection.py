@@ -21,8 +21,6 @@ adapters' ``/chat`` sends no id; their ``/numbered`` route numbers every event a
 
 # No `from __future__ import annotations`: FastAPI and Litestar read the endpoints'
 # annotations at run time.
-import base64
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -269,13 +267,7 @@ class FullNodeParser(NodeParser):
     """eventsource-parser, reporting its ``retry`` fields and comments too."""
 
     def parse_all(self, payload: bytes) -> tuple[list[Seen], list[int], list[str]]:
-        request = {"bytes": base64.b64encode(payload).decode("ascii"), "chunk": 0}
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None
-        with self._lock:
-            stdin.write(json.dumps(request) + "\n")
-            stdin.flush()
-            answer = json.loads(stdout.readline())
+        answer = self.ask(payload)
         events = [
             Seen(item["event"] or "message", item["data"], item["id"] or None)
             for item in answer["events"]
