@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssekit import AsyncSimpleBot, ModelProviderError, sse_stream, warm_up
-from ssekit.bot import (
+from ssekit._bot import (
     CREDENTIALS_REJECTED,
     DEFAULT_MODEL,
     FAILED,
@@ -26,7 +26,7 @@ from ssekit.bot import (
     TIMED_OUT,
     load_litellm,
 )
-from ssekit.echo import (
+from ssekit._echo import (
     ECHO_DELAY_VARIABLE,
     PROVIDER,
     echo_chunks,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ssekit import AsyncSimpleBot, sse_stream
-from ssekit.bot import CREDENTIALS_REJECTED, FAILED, RATE_LIMITED, TIMED_OUT, UNREACHABLE
+from ssekit._bot import CREDENTIALS_REJECTED, FAILED, RATE_LIMITED, TIMED_OUT, UNREACHABLE
 from tests.fake_openai import FakeOpenAI, reply_words, serve_fake_openai
 from tests.servers import free_port
 

@@ -13,7 +13,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from ssekit import ChatRequest, chat_app
-from ssekit.chat import FINISHED_ID
+from ssekit._chat import FINISHED_ID
 from tests.rawclient import RawClient
 from tests.servers import Server, serve
 

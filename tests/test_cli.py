@@ -119,7 +119,7 @@ def test_help_lists_the_options() -> None:
 
 def test_importing_the_cli_and_the_demo_loads_no_framework() -> None:
     code = (
-        "import json, sys, ssekit.cli, ssekit.demo\n"
+        "import json, sys, ssekit._cli, ssekit.demo\n"
         "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
     )
     result = subprocess.run(

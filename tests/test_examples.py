@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ssekit.bot import load_litellm
+from ssekit._bot import load_litellm
 from tests.chat_http import ask
 from tests.parsers import Parsed, parse_httpx_sse
 from tests.servers import serve

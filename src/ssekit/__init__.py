@@ -1,14 +1,14 @@
 """ssekit: spec-exact Server-Sent Events for streaming LLM output from any ASGI host."""
 
+from ._bot import AsyncSimpleBot, ModelProviderError, warm_up
+from ._chat import ChatApp, ChatRequest, chat_app
+from ._encoder import EventLike, encode, encode_comment, encode_many
 from ._engine import EventStream, Item, Producer, close_producer, event_stream_bytes
+from ._event import ServerSentEvent
+from ._redact import ErrorFormatter, format_error, redact
+from ._response import EventStreamResponse, PulledResponse, last_event_id
 from ._shutdown import ShutdownSignal
-from .bot import AsyncSimpleBot, ModelProviderError, warm_up
-from .chat import ChatApp, ChatRequest, chat_app
-from .encoder import EventLike, encode, encode_comment, encode_many
-from .errors import ErrorFormatter, format_error, redact
-from .event import ServerSentEvent
-from .response import EventStreamResponse, PulledResponse, last_event_id
-from .stream import StreamingBot, sse_stream
+from ._sse_stream import StreamingBot, sse_stream
 
 __all__ = [
     "AsyncSimpleBot",

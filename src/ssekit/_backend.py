@@ -354,7 +354,7 @@ class _GroupChild:
 
 
 #: How often a producer that ignores its cancellation is cancelled again: longer than the
-#: shielded close of a bot's stream (5 s, :func:`ssekit.stream.aclose_quietly`).
+#: shielded close of a bot's stream (5 s, :func:`ssekit._sse_stream.aclose_quietly`).
 _RECANCEL_SECONDS = 10.0
 
 

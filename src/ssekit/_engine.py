@@ -3,7 +3,7 @@
 One :class:`EventStream` per response. Entering it starts one child task that
 iterates the producer, encodes each item (refusing bad ones before a byte is
 written) and appends the bytes to a bounded buffer. The consumer — the ASGI
-sender in :mod:`ssekit.response`, or a framework iterating a body — takes
+sender in :mod:`ssekit._response`, or a framework iterating a body — takes
 *everything* buffered at once, so events that are already waiting go out in
 one write, while an event that arrives alone is handed over at once.
 
@@ -37,10 +37,10 @@ import anyio
 import anyio.to_thread
 
 from ._backend import Alarm, Backend, Child, Scope, await_noting_suspension, current_backend
-from .encoder import EventLike, encode, encode_comment
-from .errors import ErrorFormatter, format_error, log_error, one_line
-from .event import ServerSentEvent, check_id, check_name
-from .stream import aclose_quietly
+from ._encoder import EventLike, encode, encode_comment
+from ._event import ServerSentEvent, check_id, check_name
+from ._redact import ErrorFormatter, format_error, log_error, one_line
+from ._sse_stream import aclose_quietly
 
 __all__ = [
     "DEFAULT_MAX_BUFFER",

@@ -23,7 +23,7 @@ import pytest_asyncio
 from playwright.async_api import BrowserContext, ConsoleMessage, Locator, Page
 
 from ssekit import AsyncSimpleBot
-from ssekit.bot import load_litellm
+from ssekit._bot import load_litellm
 from ssekit.demo import demo_app
 from tests.servers import Running, serve
 

@@ -3,7 +3,7 @@
     uv run python -m tests.fuzz.encoder_atheris -runs=50000 -max_total_time=60
 
 libFuzzer mutates byte strings towards new branches of the instrumented
-``ssekit.encoder`` and ``ssekit.event``; each byte string is turned into an
+``ssekit._encoder`` and ``ssekit._event``; each byte string is turned into an
 event (a dict or a :class:`~ssekit.ServerSentEvent`) of arbitrary Python values.
 Only the documented ``TypeError``/``ValueError`` may come out of ``encode``;
 anything else is a crash (libFuzzer exits non-zero and saves the input). Every

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from .._shutdown import ShutdownSignal
-from ..stream import StreamingBot
+from .._sse_stream import StreamingBot
 
 __all__ = ["FRAMEWORKS", "ASGIApp", "FrameworkMissing", "check_framework", "demo_app"]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .._asgi import Receive, RequestTooLarge, Scope, Send, read_body, send_status
+from .._chat import chat_app
 from .._shutdown import ShutdownSignal
-from ..chat import chat_app
-from ..stream import StreamingBot
+from .._sse_stream import StreamingBot
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 
 __all__ = ["DemoApp", "build"]

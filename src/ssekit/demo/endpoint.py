@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from .._asgi import error_body
+from .._chat import FINISHED_ID, mark_finished
 from .._shutdown import ShutdownSignal
-from ..chat import FINISHED_ID, mark_finished
-from ..stream import StreamingBot, sse_stream
+from .._sse_stream import StreamingBot, sse_stream
 
 __all__ = ["BadChat", "answer", "error_json", "posted_messages", "query_messages", "stream_options"]
 

@@ -8,7 +8,7 @@ from litestar import Litestar, Request, Response, get, post, route
 from ssekit_litestar import sse_response
 
 from .._shutdown import ShutdownSignal
-from ..stream import StreamingBot
+from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 

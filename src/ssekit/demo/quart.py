@@ -6,7 +6,7 @@ from quart import Quart, Response, request
 from ssekit_quart import sse_response
 
 from .._shutdown import ShutdownSignal
-from ..stream import StreamingBot
+from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 

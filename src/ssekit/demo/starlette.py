@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .._shutdown import ShutdownSignal
-from ..stream import StreamingBot
+from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 

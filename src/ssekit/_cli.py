@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ._bot import AsyncSimpleBot, load_litellm, warm_up
 from ._shutdown import ShutdownSignal
-from .bot import AsyncSimpleBot, load_litellm, warm_up
 from .demo import FRAMEWORKS, ASGIApp, FrameworkMissing, check_framework, demo_app
 
 if TYPE_CHECKING:

@@ -34,11 +34,11 @@ from ._asgi import (
     send_status,
 )
 from ._engine import check_positive
+from ._event import check_name
+from ._redact import ErrorFormatter, format_error, log_error
+from ._response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
 from ._shutdown import ShutdownSignal
-from .errors import ErrorFormatter, format_error, log_error
-from .event import check_name
-from .response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
-from .stream import StreamingBot, aclose_quietly, sse_stream
+from ._sse_stream import StreamingBot, aclose_quietly, sse_stream
 
 __all__ = [
     "DEFAULT_MAX_BODY",

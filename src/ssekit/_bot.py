@@ -3,7 +3,7 @@
 - litellm is imported on first use (in a worker thread, so the event loop keeps
   serving), offline-safe; ``import ssekit`` never imports it. :func:`warm_up`
   pays that cost at server start instead.
-- The default model is ``ssekit/echo`` (:mod:`ssekit.echo`): offline, no key.
+- The default model is ``ssekit/echo`` (:mod:`ssekit._echo`): offline, no key.
 - Whenever the consumer stops (``aclose()``, cancellation, an error), the
   litellm stream is closed at once, which closes the upstream HTTP request.
 - Provider failures become :class:`ModelProviderError`, whose message is one of
@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from .stream import aclose_quietly
+from ._sse_stream import aclose_quietly
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -68,9 +68,9 @@ def load_litellm() -> ModuleType:
     global _litellm
     with _litellm_lock:
         if _litellm is None:
-            from . import echo  # sets the offline environment, then imports litellm
+            from . import _echo  # sets the offline environment, then imports litellm
 
-            echo.register_echo_provider()
+            _echo.register_echo_provider()
             import litellm
 
             litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error

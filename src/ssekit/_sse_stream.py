@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import anyio
 
-from .errors import ErrorFormatter, format_error, log_error, one_line
-from .event import check_name
+from ._event import check_name
+from ._redact import ErrorFormatter, format_error, log_error, one_line
 
 __all__ = ["StreamingBot", "aclose_quietly", "sse_stream"]
 

@@ -31,9 +31,9 @@ from ._engine import (
     close_producer,
     stream_body,
 )
+from ._event import check_id
+from ._redact import ErrorFormatter, format_error
 from ._shutdown import ShutdownSignal
-from .errors import ErrorFormatter, format_error
-from .event import check_id
 
 __all__ = [
     "DEFAULT_SEND_TIMEOUT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
-from .event import ServerSentEvent, check_fields, check_keys, is_control
+from ._event import ServerSentEvent, check_fields, check_keys, is_control
 
 __all__ = ["EventLike", "encode", "encode_comment", "encode_many"]
 
