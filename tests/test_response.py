@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -496,15 +497,29 @@ def test_shutdown_signal_refuses_a_bad_grace() -> None:
         ShutdownSignal(grace=-1)
 
 
-async def test_non_http_scopes_are_refused() -> None:
-    async def receive() -> dict[str, Any]:
-        return {}
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn-asyncio"])
+def test_a_websocket_is_refused_with_403_and_nothing_runs(server: Server) -> None:
+    ran: list[str] = []
 
-    async def send(message: Any) -> None:
-        pass
+    async def producer() -> AsyncIterator[dict[str, str]]:
+        ran.append("producer")
+        yield {"data": "never"}
 
-    with pytest.raises(RuntimeError, match="websocket"):
-        await EventStreamResponse([])({"type": "websocket"}, receive, send)
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await EventStreamResponse(producer())(scope, receive, send)
+
+    upgrade = (
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with (
+        serve(app, server) as running,
+        socket.create_connection((running.host, running.port), timeout=5) as sock,
+    ):
+        sock.sendall(upgrade.encode("ascii"))
+        status_line = sock.recv(65536).split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.1 403"), status_line
+    assert ran == []
 
 
 def test_json_error_body_shape() -> None:

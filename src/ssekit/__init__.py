@@ -1,12 +1,16 @@
 """ssekit: spec-exact Server-Sent Events for streaming LLM output from any ASGI host."""
 
-from ._bot import AsyncSimpleBot, ModelProviderError, warm_up
+from ._asgi import last_event_id
+from ._bot import AsyncSimpleBot, warm_up
 from ._chat import ChatApp, ChatRequest, chat_app
 from ._encoder import EventLike, encode, encode_comment, encode_many
-from ._engine import EventStream, Item, Producer, close_producer, event_stream_bytes
+from ._engine import EventStream
 from ._event import ServerSentEvent
+from ._exceptions import ClientGone, ModelProviderError, RequestRefused, SsekitError, WriteTimeout
+from ._options import StreamOptions, check_options
+from ._producer import Item, Producer, close_producer
 from ._redact import ErrorFormatter, format_error, redact
-from ._response import EventStreamResponse, PulledResponse, last_event_id
+from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
 from ._shutdown import ShutdownSignal
 from ._sse_stream import StreamingBot, sse_stream
 
@@ -14,6 +18,7 @@ __all__ = [
     "AsyncSimpleBot",
     "ChatApp",
     "ChatRequest",
+    "ClientGone",
     "ErrorFormatter",
     "EventLike",
     "EventStream",
@@ -22,10 +27,15 @@ __all__ = [
     "ModelProviderError",
     "Producer",
     "PulledResponse",
+    "RequestRefused",
     "ServerSentEvent",
     "ShutdownSignal",
+    "SsekitError",
+    "StreamOptions",
     "StreamingBot",
+    "WriteTimeout",
     "chat_app",
+    "check_options",
     "close_producer",
     "encode",
     "encode_comment",

@@ -130,3 +130,15 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         parts.append(body)
         if not message.get("more_body", False):
             return b"".join(parts)
+
+
+async def refuse_non_http(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a scope that is not HTTP as Starlette does, never with an exception.
+
+    A WebSocket is closed before it is accepted, which the server answers with
+    `403`; any other scope type (an unknown one) is left alone.
+    """
+    if scope.get("type") == "websocket":
+        message = await receive()
+        if message.get("type") == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1000})

@@ -26,7 +26,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from ._sse_stream import aclose_quietly
+from ._exceptions import ModelProviderError
+from ._producer import aclose_quietly
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -96,19 +97,6 @@ async def warm_up(*, complete: bool = True) -> None:
     if complete:
         bot = AsyncSimpleBot("", model_name=DEFAULT_MODEL, stream_target="none", echo_delay=0)
         await bot("warm-up")
-
-
-class ModelProviderError(Exception):
-    """A model provider's failure, worded for end users.
-
-    ``str()`` is one of a few fixed sentences; ``status_code`` is the
-    provider's HTTP status when it gave one; ``__cause__`` is litellm's own
-    exception, which may carry secrets and belongs in logs only.
-    """
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class AsyncSimpleBot:

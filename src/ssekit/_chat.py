@@ -19,7 +19,7 @@ import json
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, overload
+from typing import Any, TypeAlias, Unpack
 
 from ._asgi import (
     Headers,
@@ -33,12 +33,12 @@ from ._asgi import (
     send_json_error,
     send_status,
 )
-from ._engine import check_positive
 from ._event import check_name
-from ._redact import ErrorFormatter, format_error, log_error
-from ._response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
-from ._shutdown import ShutdownSignal
-from ._sse_stream import StreamingBot, aclose_quietly, sse_stream
+from ._options import StreamOptions, check_count, check_limit, check_options
+from ._producer import Producer, aclose_quietly
+from ._redact import format_error, log_error
+from ._response import EventStreamResponse
+from ._sse_stream import StreamingBot, sse_stream
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -57,6 +57,9 @@ DEFAULT_MAX_MESSAGES = 100
 DEFAULT_MAX_MESSAGE_LENGTH = 32_768
 #: Largest accepted ``POST`` body, in bytes.
 DEFAULT_MAX_BODY = 64 * 1024
+#: chat_app's own defaults: a bot failing at once gets a real HTTP error, and the last
+#: event carries the id that marks the stream finished.
+_CHAT_DEFAULTS: StreamOptions = {"prefetch": True, "finished_id": FINISHED_ID}
 _METHODS = ("GET", "HEAD", "POST")
 _ALLOW = [(b"allow", b"GET, HEAD, POST")]
 
@@ -92,15 +95,10 @@ class ChatApp:
         max_body: int = DEFAULT_MAX_BODY,
         max_messages: int | None = DEFAULT_MAX_MESSAGES,
         max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
-        prefetch: bool = True,
-        ping: float | None = 15.0,
-        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
         headers: Headers | None = None,
         event_type: str = "message",
         done_event: str = "done",
-        error_event: str = "error",
-        error_formatter: ErrorFormatter = format_error,
-        shutdown: ShutdownSignal | None = None,
+        **options: Unpack[StreamOptions],
     ) -> None:
         if hasattr(bot, "stream_async"):
             self._bot: StreamingBot | None = bot
@@ -111,31 +109,14 @@ class ChatApp:
             raise TypeError(
                 f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
             )
-        self._max_body = _check_limit("max_body", max_body)
-        self._max_messages = _check_limit("max_messages", max_messages, optional=True)
-        self._max_message_length = _check_limit(
-            "max_message_length", max_message_length, optional=True
-        )
-        self._event_names = (
-            check_name("event_type", event_type),
-            check_name("done_event", done_event),
-            check_name("error_event", error_event),
-        )
-        self._error_formatter = error_formatter
-        self._shutdown = shutdown
-        self._response_options: dict[str, Any] = {
-            "ping": ping,
-            "send_timeout": send_timeout,
-            "headers": headers,
-            "prefetch": prefetch,
-            "error_event": error_event,
-            "error_formatter": error_formatter,
-            "finished_id": FINISHED_ID,
-            "shutdown": shutdown,
-        }
-        # Fail at construction, not at the first request.
-        check_positive("ping", ping, optional=True)
-        EventStreamResponse((), **self._response_options)
+        self._max_body = check_count("max_body", max_body)
+        self._max_messages = check_limit("max_messages", max_messages)
+        self._max_message_length = check_limit("max_message_length", max_message_length)
+        self._event_type = check_name("event_type", event_type)
+        self._done_event = check_name("done_event", done_event)
+        # Checked once, here: every request's response reuses them as they are.
+        self._options = check_options(options, _CHAT_DEFAULTS)
+        self._headers = EventStreamResponse((), headers=headers).raw_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -155,7 +136,7 @@ class ChatApp:
             await send_status(send, 204)
             return
         if scope["method"] == "HEAD":
-            await EventStreamResponse((), **self._response_options)(scope, receive, send)
+            await self._response(())(scope, receive, send)
             return
         try:
             bot = await self._bot_for(request)
@@ -163,17 +144,20 @@ class ChatApp:
             log_error(exc, "building the bot failed")
             await send_json_error(send, 500, format_error(exc))
             return
-        event_type, done_event, error_event = self._event_names
+        error_event = self._options["error_event"]
         events = sse_stream(
             bot,
             list(request.messages),
-            event_type,
-            done_event,
+            self._event_type,
+            self._done_event,
             error_event=error_event,
-            error_formatter=self._error_formatter,
+            error_formatter=self._options["error_formatter"],
         )
-        final = mark_finished(events, {done_event, error_event})
-        await EventStreamResponse(final, **self._response_options)(scope, receive, send)
+        final = mark_finished(events, {self._done_event, error_event})
+        await self._response(final)(scope, receive, send)
+
+    def _response(self, events: Producer) -> EventStreamResponse:
+        return EventStreamResponse._checked(events, self._headers, self._options)
 
     async def _bot_for(self, request: ChatRequest) -> StreamingBot:
         if self._factory is None:
@@ -257,26 +241,11 @@ class ChatApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._shutdown is not None:
-                    self._shutdown.set()
+                shutdown = self._options["shutdown"]
+                if shutdown is not None:
+                    shutdown.set()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-@overload
-def _check_limit(field: str, value: int) -> int: ...
-@overload
-def _check_limit(field: str, value: int | None, *, optional: Literal[True]) -> int | None: ...
-def _check_limit(field: str, value: object, *, optional: bool = False) -> int | None:
-    """A positive ``int`` limit (or ``None`` when ``optional``: no limit)."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        kind = "an int or None" if optional else "an int"
-        raise TypeError(f"{field} must be {kind}, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{field} must be >= 1, not {value}")
-    return value
 
 
 def _query_messages(scope: Scope) -> tuple[str, ...]:

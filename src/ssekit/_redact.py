@@ -11,7 +11,15 @@ import logging
 import re
 from collections.abc import Callable
 
-__all__ = ["ErrorFormatter", "format_error", "log_error", "one_line", "redact", "safe_error_text"]
+__all__ = [
+    "ErrorFormatter",
+    "error_text",
+    "format_error",
+    "log_error",
+    "one_line",
+    "redact",
+    "safe_error_text",
+]
 
 logger = logging.getLogger("ssekit")
 
@@ -95,3 +103,19 @@ def format_error(exc: BaseException) -> str:
 def log_error(exc: BaseException, context: str) -> None:
     """Log the whole exception server-side, where its details belong."""
     logger.error("%s: %s: %s", context, type(exc).__name__, exc, exc_info=exc)
+
+
+def error_text(exc: BaseException, formatter: ErrorFormatter, context: str) -> str:
+    """The one line an error event carries for `exc`; the whole error goes to the log.
+
+    Whatever a custom `formatter` returns (or raises), the result is one
+    non-empty line: the exception's class name stands in for nothing usable.
+    """
+    log_error(exc, context)
+    fallback = type(exc).__name__
+    try:
+        text = formatter(exc)
+    except Exception as formatter_exc:
+        log_error(formatter_exc, "the error formatter failed")
+        return fallback
+    return (one_line(text) if isinstance(text, str) else "") or fallback

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import anyio
 
-from ._engine import EventStream
+if TYPE_CHECKING:
+    from ._engine import EventStream
 
 __all__ = ["ShutdownSignal"]
 
@@ -59,15 +59,13 @@ class ShutdownSignal:
             self._drained = anyio.Event()
             await self._drained.wait()
 
-    @contextlib.contextmanager
-    def watch(self, stream: EventStream) -> Iterator[None]:
-        """Register ``stream`` while the block runs (how a host ties a stream to the signal)."""
+    def _register(self, stream: EventStream) -> None:
+        """A stream starts: end it with the others (at once if the signal is already set)."""
         self._streams.add(stream)
-        try:
-            if self._set:
-                stream.stop(self._grace)
-            yield
-        finally:
-            self._streams.discard(stream)
-            if not self._streams and self._drained is not None:
-                self._drained.set()
+        if self._set:
+            stream.stop(self._grace)
+
+    def _unregister(self, stream: EventStream) -> None:
+        self._streams.discard(stream)
+        if not self._streams and self._drained is not None:
+            self._drained.set()

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-import anyio
-
 from ._event import check_name
-from ._redact import ErrorFormatter, format_error, log_error, one_line
+from ._producer import aclose_quietly
+from ._redact import ErrorFormatter, error_text, format_error
 
-__all__ = ["StreamingBot", "aclose_quietly", "sse_stream"]
-
-#: How long a bot's generator may take to run its ``finally`` when closed.
-CLOSE_TIMEOUT = 5.0
+__all__ = ["StreamingBot", "sse_stream"]
 
 
 class StreamingBot(Protocol):
-    """Anything with ``stream_async(*messages)`` returning an async iterator of text chunks."""
+    """Anything with `stream_async(*messages)` returning an async iterator of text chunks."""
 
     def stream_async(self, *messages: Any) -> AsyncIterator[str]: ...
-
-
-async def aclose_quietly(iterator: object, within: float = CLOSE_TIMEOUT) -> None:
-    """Close an async generator now, even inside a cancelled scope.
-
-    The close is shielded (bounded by ``within`` seconds) so that the generator's
-    ``finally`` — which typically closes a paid upstream request — runs to
-    completion instead of being cancelled at its first ``await``.
-    """
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is None:
-        return
-    with anyio.move_on_after(within, shield=True):
-        try:
-            result = aclose()
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            log_error(exc, "closing the producer failed")
 
 
 async def sse_stream(
@@ -95,14 +71,7 @@ async def sse_stream(
 
 
 def _error(exc: Exception, error_event: str, error_formatter: ErrorFormatter) -> dict[str, str]:
-    log_error(exc, "the bot's stream failed")
-    fallback = type(exc).__name__
-    try:
-        text = error_formatter(exc)
-    except Exception as formatter_exc:
-        log_error(formatter_exc, "the error formatter failed")
-        text = fallback
-    if not isinstance(text, str):
-        text = fallback
-    # Whatever a custom formatter returns, the event carries one non-empty line.
-    return {"event": error_event, "data": one_line(text) or fallback}
+    return {
+        "event": error_event,
+        "data": error_text(exc, error_formatter, "the bot's stream failed"),
+    }

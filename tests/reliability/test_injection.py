@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ssekit import EventStreamResponse, ServerSentEvent, chat_app, sse_stream
-from ssekit._sse_stream import aclose_quietly
+from ssekit._producer import aclose_quietly
 from tests.parsers import NodeParser
 from tests.reliability.conftest import FIGURES
 from tests.servers import Running, Server, serve

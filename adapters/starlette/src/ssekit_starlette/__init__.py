@@ -64,7 +64,7 @@ class EventSourceResponse(Response):
 
         ``@app.get("/stream", response_class=EventSourceResponse.with_options(ping=5))``
         """
-        EventStreamResponse((), **options)  # checked now, not at the first request
+        cls((), **options)  # the response each request will build, built once now to check
         defaults = options
 
         class Configured(cls):  # type: ignore[valid-type,misc]

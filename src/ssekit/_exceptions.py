@@ -1,0 +1,61 @@
+"""Every exception ssekit raises on purpose, in one tree.
+
+```
+Exception
+ └── SsekitError                  something ssekit decided at run time
+      ├── ClientGone              the client left: the stream ends quietly
+      │    └── WriteTimeout       ...by not reading: one write stayed blocked past send_timeout
+      ├── RequestRefused          a request answered with a 4xx JSON error (status, message)
+      └── ModelProviderError      a model provider failed; str() is a sentence safe to show
+```
+
+Programming mistakes are not in the tree: a bad argument or option is a
+`TypeError` or `ValueError` naming it, raised when the call is made, before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ClientGone", "ModelProviderError", "RequestRefused", "SsekitError", "WriteTimeout"]
+
+
+class SsekitError(Exception):
+    """Base class of the exceptions ssekit raises at run time."""
+
+
+class ClientGone(SsekitError):
+    """The client disconnected, or a send to it failed: nobody is left to write to."""
+
+
+class WriteTimeout(ClientGone):
+    """A write stayed blocked longer than the send timeout: the client stopped reading."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__(f"the client read nothing for {timeout} seconds")
+        self.timeout = timeout
+
+
+class RequestRefused(SsekitError):
+    """A request ssekit answers with an HTTP error before any stream starts.
+
+    `status` is the HTTP status (4xx); `message` is safe to send to the client
+    (it says what is wrong with the request, never what is inside the server).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ModelProviderError(SsekitError):
+    """A model provider's failure, worded for end users.
+
+    `str()` is one of a few fixed sentences; `status_code` is the provider's
+    HTTP status when it gave one; `__cause__` is the provider's own exception,
+    which may carry secrets and belongs in logs only.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
