@@ -225,6 +225,8 @@ class Soak:
             await stream.send(chat_request([f"{rid} big 240 65536"]))
             while not stream.exchange.status and await stream.read_some(4096):
                 pass
+            # Stalled for real: without this the StreamReader would take 2 MiB more.
+            stream.stop_reading()
             await asyncio.sleep(SEND_TIMEOUT + 1.5)
         finally:
             stream.close()
