@@ -13,10 +13,11 @@ Routes:
 - ``/endless?run=<key>``: an event every 20 ms until the client leaves; the
   disconnect is recorded.
 - ``/echo``: one event describing the request (method, headers, body), then ``done``.
-- ``/http/<case>``: error answers (500 JSON, 404 text, 200 HTML, ...).
-- ``/hostile/<case>?run=<key>``: a server that never stops: a line without end, or
-  data lines without a blank line, sent in writes of 64 KiB up to ``FLOOD_BYTES``.
-  How many bytes went out before the client left is recorded.
+- ``/http/<case>``: error answers (500 JSON, 404 text, 200 HTML, a 128 KB 500, ...).
+- ``/hostile/<case>?run=<key>``: a server that never stops: a line without end,
+  data lines without a blank line, an error body, sent in writes of 64 KiB (40,000
+  bytes for the error body) up to ``FLOOD_BYTES``. How many bytes went out before
+  the client left is recorded.
 
 Every request to a stream route is recorded as a :class:`Hit`, so the tests can
 check what the browser did (reconnected or not, with which ``Last-Event-ID``).
@@ -91,7 +92,12 @@ FLOOD_PREFIX = b"id: 1\ndata: before\n\n"
 FLOOD_BODIES: dict[str, tuple[bytes, bytes]] = {
     "long-line": (FLOOD_PREFIX + b"data: ", b"x" * FLOOD_WRITE),
     "data-lines": (FLOOD_PREFIX, b"data: 0123456789\n" * (FLOOD_WRITE // 17)),
+    # Writes that never add up to exactly 64 KiB: a client must cut a read to keep the limit.
+    "error-body": (b"", b"e" * 40_000),
 }
+#: A 500 whose body (128,001 bytes) is twice `HttpError.body`'s limit, with a two-byte
+#: character cut by the 65,536-byte limit.
+LARGE_ERROR_BODY = ("x" + "é" * 64_000).encode()
 
 
 class Broken(Exception):
@@ -272,12 +278,15 @@ class HarnessApp:
             await send({"type": "http.response.body", "body": b""})
 
     async def _flood(self, receive: Receive, send: Send, case: str, run: str) -> None:
-        """Send ``FLOOD_BYTES`` in 64 KiB writes, as fast as the client reads, then end."""
+        """Send ``FLOOD_BYTES`` in the case's writes, as fast as the client reads, then end."""
         prefix, block = FLOOD_BODIES[case]
+        status, headers = 200, SSE_HEADERS
+        if case == "error-body":
+            status, headers = 500, [(b"content-type", b"text/plain; charset=utf-8")]
         self.recorder.sent[run] = 0
 
         async def produce() -> None:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": prefix, "more_body": True})
             while self.recorder.sent[run] < FLOOD_BYTES:
                 await send({"type": "http.response.body", "body": block, "more_body": True})
@@ -291,6 +300,8 @@ class HarnessApp:
         if case == "500-json":
             body = json.dumps({"detail": "model overloaded"}).encode()
             await _plain(send, 500, body, b"application/json")
+        elif case == "500-large":
+            await _plain(send, 500, LARGE_ERROR_BODY, b"text/plain; charset=utf-8")
         elif case == "404":
             await _plain(send, 404, b"no such stream", b"text/plain; charset=utf-8")
         elif case == "html":

@@ -5,7 +5,7 @@ events ``streamEvents`` reports in the same page must be equal, and equal to the
 spec's answer written down in ``streams.py``. The parser must also give the same
 answer whatever the chunking. Then the error model, aborts,
 ``openEventSource``'s closing on the final event, and a hostile server: a line
-that never ends, data lines without a blank line.
+that never ends, data lines without a blank line, an endless error body.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from playwright.async_api import Page
 
 from tests.servers import Running, free_port
 
-from .app import FLOOD_BYTES, HarnessApp
+from .app import FLOOD_BYTES, LARGE_ERROR_BODY, HarnessApp
 from .streams import STREAMS, Event, TrickyStream, ev
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -380,6 +380,8 @@ async def test_open_event_source_listens_to_named_events(page: Page) -> None:
 
 #: The documented default of ``maxEventLength``: 4 MiB of characters.
 DEFAULT_MAX_EVENT_LENGTH = 4 * 1024 * 1024
+#: ``HttpError.body`` holds at most the first 64 KiB of the body.
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 async def assert_client_left(app: HarnessApp, run: str) -> None:
@@ -490,3 +492,20 @@ async def test_parser_limit_is_exact_whatever_the_chunking(page: Page, name: str
     assert (error["maxEventLength"], error["lastEventId"]) == (LIMIT, case.last_event_id)
     assert error["again"] == ["same error", "same error"]  # feed() and end() after the failure
     assert error["held"] is True  # parser.error
+
+
+async def test_http_error_body_keeps_the_first_64_kib(page: Page) -> None:
+    """A 128,001-byte body: 65,536 bytes are kept, and the character they cut is dropped."""
+    error = (await evaluate(page, "outcome", "/http/500-large"))["error"]
+    assert (error["classes"], error["status"]) == (["HttpError"], 500)
+    assert error["body"] == LARGE_ERROR_BODY[:ERROR_BODY_LIMIT].decode("utf-8", "ignore")
+    assert len(error["body"].encode()) == ERROR_BODY_LIMIT - 1
+    assert error["json"] is None
+
+
+async def test_http_error_body_is_not_read_past_64_kib(page: Page, app: HarnessApp) -> None:
+    result = await evaluate(page, "outcome", "/hostile/error-body?run=error-body")
+    error = result["error"]
+    assert (error["classes"], error["reason"], error["status"]) == (["HttpError"], "status", 500)
+    assert error["body"] == "e" * ERROR_BODY_LIMIT
+    await assert_client_left(app, "error-body")

@@ -50,7 +50,7 @@ export class HttpError extends SSEError {
    * @param {number} init.status
    * @param {string} init.statusText
    * @param {Headers} init.headers
-   * @param {string} init.body The response body as text (at most the first 64 KiB).
+   * @param {string} init.body The start of the response body as text (see `body`).
    * @param {string} init.url
    */
   constructor({ reason, status, statusText, headers, body, url }) {
@@ -70,7 +70,12 @@ export class HttpError extends SSEError {
     this.headers = headers;
     /** @type {string} */
     this.contentType = contentType;
-    /** @type {string} The body text (truncated to 64 KiB). */
+    /**
+     * The first 64 KiB (65,536 bytes) of the body, decoded as UTF-8: at most 65,536 characters. A
+     * character cut by the limit is dropped; the rest of the body is not read.
+     *
+     * @type {string}
+     */
     this.body = body;
     /** @type {string} */
     this.url = url;
@@ -545,6 +550,7 @@ export class SSEParser {
  * @property {typeof fetch} [fetch] The `fetch` to use (default: the global one).
  */
 
+/** The most of an error response's body that is read, in bytes. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
@@ -558,7 +564,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  *
  * Error model (each a distinct class; test with `instanceof`):
  * - `HttpError` — non-2xx status or a `Content-Type` other than `text/event-stream`; has `status`,
- *   `body` (text) and `json` (parsed body, or `undefined`). Thrown before any event.
+ *   `body` (the first 64 KiB, as text) and `json` (parsed body, or `undefined`). Thrown before any
+ *   event.
  * - `ServerError` — the server sent an `errorEvent` ("error"): the generation failed on the server.
  * - `ConnectionError` — `reason: "network"` when `fetch` or reading the body failed (connection
  *   refused or dropped), `reason: "incomplete"` when the body ended before `doneEvent`.
@@ -748,7 +755,8 @@ function networkError(error, where, parser) {
 }
 
 /**
- * Read at most `ERROR_BODY_LIMIT` bytes of an error response as text, then close it.
+ * The first `ERROR_BODY_LIMIT` bytes of an error response, as text; the rest is never read: the body
+ * is cancelled, which closes the connection. A UTF-8 sequence cut by the limit is dropped.
  *
  * @param {Response} response
  * @param {AbortSignal | undefined} signal
@@ -760,14 +768,17 @@ async function readText(response, signal) {
   let text = "";
   let size = 0;
   try {
-    while (size < ERROR_BODY_LIMIT) {
+    for (;;) {
       const { done, value } = await reader.read();
       if (done) return text + decoder.decode();
+      const room = ERROR_BODY_LIMIT - size;
+      if (value.byteLength >= room) {
+        reader.cancel().catch(() => {});
+        return text + decoder.decode(value.subarray(0, room), { stream: true });
+      }
       size += value.byteLength;
       text += decoder.decode(value, { stream: true });
     }
-    reader.cancel().catch(() => {});
-    return text + decoder.decode();
   } catch {
     if (signal?.aborted) throw signal.reason;
     return text; // the error response itself broke off: report what arrived
