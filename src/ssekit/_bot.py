@@ -1,12 +1,12 @@
 """``AsyncSimpleBot``: llamabot's streaming bot on litellm, better behaved.
 
 - litellm is imported on first use (in a worker thread, so the event loop keeps
-  serving), offline-safe; ``import ssekit`` never imports it. :func:`warm_up`
+  serving), offline-safe; ``import ssekit`` never imports it. ``warm_up``
   pays that cost at server start instead.
-- The default model is ``ssekit/echo`` (:mod:`ssekit._echo`): offline, no key.
+- The default model is ``ssekit/echo`` (``ssekit._echo``): offline, no key.
 - Whenever the consumer stops (``aclose()``, cancellation, an error), the
   litellm stream is closed at once, which closes the upstream HTTP request.
-- Provider failures become :class:`ModelProviderError`, whose message is one of
+- Provider failures become ``ModelProviderError``, whose message is one of
   a few fixed sentences: safe in an error event even with the default
   formatter, while the provider's own exception (API keys, internal URLs,
   tracebacks) stays attached as ``__cause__`` for the server's logs.

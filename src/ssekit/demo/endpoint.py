@@ -1,6 +1,6 @@
 """The demo's ``/chat`` endpoint as the framework variants share it.
 
-The plain-ASGI demo mounts :func:`ssekit.chat_app`; the Starlette, Litestar
+The plain-ASGI demo mounts ``ssekit.chat_app``; the Starlette, Litestar
 and Quart variants route ``/chat`` themselves and stream through their
 adapter. These helpers make them answer exactly as ``chat_app`` does: ``POST``
 ``{"messages": ["..."]}`` or ``GET ?message=...``, a JSON ``400`` for anything
