@@ -25,6 +25,13 @@ async def _body() -> bytes:
     return await request.get_data(cache=True, as_text=False, parse_form_data=False)
 
 
+def _no_content() -> Response:
+    """``204`` as ``chat_app`` sends it: no headers (Quart would add a content type)."""
+    response = Response(b"", status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
 def _refusal(refused: Refused) -> Response:
     status, body, headers = json_error(refused)
     return Response(body, status=status, headers=headers, content_type=JSON)
@@ -76,7 +83,7 @@ def build(
         except Refused as refused:
             return _refusal(refused)
         if messages is None:
-            return Response("", status=204)
+            return _no_content()
         return sse_response(answer(bot, messages), **stream_options(shutdown))
 
     @app.errorhandler(MethodNotAllowed)
