@@ -16,8 +16,10 @@ __all__ = [
     "check_headers",
     "error_body",
     "header",
+    "json_error_headers",
     "last_event_id",
     "read_body",
+    "refuse_non_http",
     "send_json_error",
     "send_status",
 ]
@@ -67,7 +69,7 @@ def merge_headers(
     return [pair for pair in defaults if pair[0] not in names] + overrides
 
 
-def header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
     """The first value of request header ``name`` (lower-case bytes), or ``None``."""
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -75,7 +77,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def last_event_id(scope: Scope) -> str | None:
+def last_event_id(scope: Mapping[str, Any]) -> str | None:
     """The ``Last-Event-ID`` a reconnecting ``EventSource`` sent, or ``None``.
 
     Browsers send back the last ``id`` they received, UTF-8 encoded; an empty
@@ -107,12 +109,33 @@ async def send_status(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def json_error_headers(
+    extra: Iterable[tuple[bytes, bytes]] = (),
+) -> list[tuple[bytes, bytes]]:
+    """The headers of every JSON error ssekit answers with, then ``extra``."""
+    return [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *extra]
+
+
 async def send_json_error(
     send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     """An error answered before any stream started, as JSON."""
-    raw = [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *headers]
-    await send_status(send, status, error_body(status, message), raw)
+    await send_status(send, status, error_body(status, message), json_error_headers(headers))
+
+
+async def refuse_non_http(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a scope that is not ``http`` without raising: an HTTP-only app's refusal.
+
+    A WebSocket is refused as Starlette refuses one it has no route for: a
+    ``websocket.close`` (code 1000) before accepting, which the server turns
+    into a ``403`` to the upgrade request. Any other type (``lifespan``, or one
+    this app does not know) is returned from at once: a server carries on
+    without lifespan events, and an unknown scope is not this app's to answer.
+    Raising instead would make the server log a traceback, and answer a
+    WebSocket with ``500``.
+    """
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000, "reason": ""})
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

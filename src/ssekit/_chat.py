@@ -14,28 +14,35 @@ stop for good. Clients should also ``close()`` on ``done`` and ``error``.
 
 from __future__ import annotations
 
+import functools
 import inspect
-import json
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, overload
+from typing import Any, TypeAlias
 
 from ._asgi import (
     Headers,
     Receive,
-    RequestTooLarge,
     Scope,
     Send,
-    header,
     last_event_id,
     read_body,
+    refuse_non_http,
     send_json_error,
     send_status,
 )
 from ._engine import check_positive
 from ._event import check_name
 from ._redact import ErrorFormatter, format_error, log_error
+from ._request import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_MESSAGE_LENGTH,
+    DEFAULT_MAX_MESSAGES,
+    FINISHED_ID,
+    ChatLimits,
+    Refused,
+    read_chat_request,
+)
 from ._response import DEFAULT_SEND_TIMEOUT, EventStreamResponse
 from ._shutdown import ShutdownSignal
 from ._sse_stream import StreamingBot, aclose_quietly, sse_stream
@@ -50,16 +57,6 @@ __all__ = [
     "mark_finished",
 ]
 
-#: The ``id`` of a finished stream's last event; a reconnect carrying it gets ``204``.
-FINISHED_ID = "ssekit-finished"
-#: Messages per request, and characters per message, passed on to the bot by default.
-DEFAULT_MAX_MESSAGES = 100
-DEFAULT_MAX_MESSAGE_LENGTH = 32_768
-#: Largest accepted ``POST`` body, in bytes.
-DEFAULT_MAX_BODY = 64 * 1024
-_METHODS = ("GET", "HEAD", "POST")
-_ALLOW = [(b"allow", b"GET, HEAD, POST")]
-
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -73,13 +70,6 @@ class ChatRequest:
 
 #: Builds the bot for one request (may be async).
 BotFactory: TypeAlias = Callable[[ChatRequest], "StreamingBot | Awaitable[StreamingBot]"]
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class ChatApp:
@@ -111,11 +101,7 @@ class ChatApp:
             raise TypeError(
                 f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
             )
-        self._max_body = _check_limit("max_body", max_body)
-        self._max_messages = _check_limit("max_messages", max_messages, optional=True)
-        self._max_message_length = _check_limit(
-            "max_message_length", max_message_length, optional=True
-        )
+        self._limits = ChatLimits(max_body, max_messages, max_message_length)
         self._event_names = (
             check_name("event_type", event_type),
             check_name("done_event", done_event),
@@ -142,18 +128,21 @@ class ChatApp:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
-            raise RuntimeError(f"chat_app serves 'http' scopes, not {scope['type']!r}")
+            await refuse_non_http(scope, receive, send)
+            return
         try:
-            request = await self._read_request(scope, receive)
-        except _Refused as refused:
-            extra = _ALLOW if refused.status == 405 else []
-            await send_json_error(send, refused.status, refused.message, extra)
+            messages = await read_chat_request(
+                scope, functools.partial(read_body, receive), self._limits
+            )
+        except Refused as refused:
+            await send_json_error(send, refused.status, refused.message, refused.headers)
             return
         except ConnectionResetError:
-            return
-        if request is None:
+            return  # the client left while sending its request: nobody to answer
+        if messages is None:
             await send_status(send, 204)
             return
+        request = ChatRequest(messages, last_event_id(scope), scope)
         if scope["method"] == "HEAD":
             await EventStreamResponse((), **self._response_options)(scope, receive, send)
             return
@@ -186,70 +175,6 @@ class ChatApp:
             raise TypeError(f"the bot factory returned {type(bot).__name__}, not a bot")
         return bot
 
-    async def _read_request(self, scope: Scope, receive: Receive) -> ChatRequest | None:
-        """The validated request; ``None`` for a reconnect to a finished stream."""
-        method = scope["method"]
-        if method not in _METHODS:
-            raise _Refused(405, f"method {method} is not allowed; use GET, HEAD or POST")
-        resumed_from = last_event_id(scope)
-        if resumed_from == FINISHED_ID:
-            return None
-        if method == "POST":
-            messages = await self._posted_messages(scope, receive)
-        else:
-            messages = _query_messages(scope)
-            if method == "GET":
-                # Read the (empty) request message now: on granian, a first receive() that
-                # the stream cancels while it waits for it can later report a disconnect
-                # that did not happen (docs/serving.md, "Known server quirks").
-                await read_body(receive, self._max_body)
-        self._check_sizes(messages)
-        return ChatRequest(messages, resumed_from, scope)
-
-    def _check_sizes(self, messages: tuple[str, ...]) -> None:
-        """Refuse more messages, or longer ones, than the app is configured to pass on."""
-        if self._max_messages is not None and len(messages) > self._max_messages:
-            raise _Refused(400, f"too many messages: at most {self._max_messages}")
-        if self._max_message_length is not None:
-            for index, message in enumerate(messages):
-                if len(message) > self._max_message_length:
-                    raise _Refused(
-                        400,
-                        f"messages[{index}] is longer than {self._max_message_length} characters",
-                    )
-
-    async def _posted_messages(self, scope: Scope, receive: Receive) -> tuple[str, ...]:
-        content_type = (header(scope, b"content-type") or b"").decode("latin-1")
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise _Refused(415, "the request body must be JSON (content-type: application/json)")
-        declared = header(scope, b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise _Refused(400, "invalid content-length")
-            if int(declared) > self._max_body:
-                raise _Refused(413, f"the request body is larger than {self._max_body} bytes")
-        try:
-            body = await read_body(receive, self._max_body)
-        except RequestTooLarge as exc:
-            raise _Refused(413, str(exc)) from None
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise _Refused(400, "the request body is not valid JSON") from None
-        if not isinstance(payload, dict) or "messages" not in payload:
-            raise _Refused(400, 'the body must be an object: {"messages": ["..."]}')
-        messages = payload["messages"]
-        if not isinstance(messages, list):
-            raise _Refused(400, "messages must be a list of strings")
-        if not messages:
-            raise _Refused(400, "messages must not be empty")
-        for index, message in enumerate(messages):
-            if not isinstance(message, str):
-                kind = type(message).__name__
-                raise _Refused(400, f"messages[{index}] must be a string, not {kind}")
-        return tuple(messages)
-
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Run directly under a server: accept its lifespan, and end streams at shutdown."""
         while True:
@@ -261,30 +186,6 @@ class ChatApp:
                     self._shutdown.set()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-@overload
-def _check_limit(field: str, value: int) -> int: ...
-@overload
-def _check_limit(field: str, value: int | None, *, optional: Literal[True]) -> int | None: ...
-def _check_limit(field: str, value: object, *, optional: bool = False) -> int | None:
-    """A positive ``int`` limit (or ``None`` when ``optional``: no limit)."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        kind = "an int or None" if optional else "an int"
-        raise TypeError(f"{field} must be {kind}, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{field} must be >= 1, not {value}")
-    return value
-
-
-def _query_messages(scope: Scope) -> tuple[str, ...]:
-    query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
-    messages = urllib.parse.parse_qs(query, keep_blank_values=True).get("message", [])
-    if not messages or not any(messages):
-        raise _Refused(400, "give the message as ?message=...")
-    return tuple(messages)
 
 
 async def mark_finished(
@@ -307,10 +208,14 @@ async def mark_finished(
 def chat_app(bot: StreamingBot | BotFactory, **options: Any) -> ChatApp:
     """A mountable ASGI chat endpoint for ``bot`` (or a factory building one per request).
 
-    Options are those of :class:`ChatApp`: ``max_body`` (413 past it, checked
-    while reading), ``prefetch`` (on: a bot failing at once gets a JSON ``500``),
+    Options are those of :class:`ChatApp`: ``max_body`` (413 past it, for a
+    body on any method, checked while reading), ``max_messages``,
+    ``max_message_length``, ``prefetch`` (on: a bot failing at once gets a JSON ``500``),
     ``ping``, ``send_timeout``, ``headers``, the event names, ``error_formatter``
     and ``shutdown``. Errors are ``{"error": {"status": N, "message": "..."}}``:
-    400 bad JSON or shape, 405 other methods, 413 body too large, 415 not JSON.
+    400 bad JSON or shape (or nested deeper than 32 levels), 405 other methods,
+    413 body too large, 415 not JSON. WebSockets are refused (closed before
+    accepting, which the server answers with ``403``). The one request parser
+    behind it is ``ssekit._request``.
     """
     return ChatApp(bot, **options)
