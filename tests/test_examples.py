@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import json
+import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,9 +22,10 @@ import pytest
 from ssekit._bot import load_litellm
 from tests.chat_http import ask
 from tests.parsers import Parsed, parse_httpx_sse
-from tests.servers import serve
+from tests.servers import free_port, serve
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 def test_quickstart_prints_the_wire_bytes_of_each_event() -> None:
@@ -68,6 +75,102 @@ def test_chat_example_streams_an_answer(name: str) -> None:
     assert answer.final.event == "done"
     assert empty.status == 400
     assert b"messages must not be empty" in empty.body
+
+
+# -- the first request after start-up does not pay litellm's import (seconds) --------------
+
+#: Where the probe wrapped around an example answers what it saw (any other path is the example's).
+PROBE_PATH = "/__first-request-probe"
+#: A fresh process imports litellm (seconds, more on a busy machine) before it listens.
+STARTUP_TIMEOUT = 120.0
+
+
+def probed(app: Any) -> Any:
+    """``app``, noting whether litellm was already imported when the first request arrived."""
+    seen: dict[str, bool] = {}
+
+    async def probe(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.setdefault("litellm_imported", "litellm" in sys.modules)
+            if scope["path"] == PROBE_PATH:
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+                return
+        await app(scope, receive, send)
+
+    return probe
+
+
+def serve_probed(name: str, port: str, lifespan: str) -> None:
+    """Run in a fresh process: uvicorn serves ``examples.<name>:app`` as its docstring says."""
+    import uvicorn
+
+    app = importlib.import_module(f"examples.{name}").app
+    uvicorn.run(
+        probed(app),
+        host="127.0.0.1",
+        port=int(port),
+        lifespan="off" if lifespan == "off" else "on",
+        log_level="warning",
+    )
+
+
+@contextlib.contextmanager
+def example_process(name: str, lifespan: str = "on") -> Iterator[str]:
+    """``examples.<name>:app`` on uvicorn in a new process (litellm not yet imported there)."""
+    port = free_port()
+    code = "import sys; from tests.test_examples import serve_probed; serve_probed(*sys.argv[1:])"
+    env = {**os.environ, "SSEKIT_ECHO_DELAY": "0"}
+    command = [sys.executable, "-c", code, name, str(port), lifespan]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert process.poll() is None, f"the {name} server exited ({process.returncode})"
+            assert time.monotonic() < deadline, f"{name} did not listen within {STARTUP_TIMEOUT}s"
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def litellm_was_imported_at_the_first_request(url: str) -> bool:
+    return bool(httpx.get(f"{url}{PROBE_PATH}", timeout=10).json()["litellm_imported"])
+
+
+@pytest.mark.parametrize("name", CHAT_EXAMPLES)
+def test_the_first_request_after_startup_does_not_pay_litellms_import(name: str) -> None:
+    """Each example warms litellm up at start-up, so its first answer starts at once.
+
+    Checked by what the server process had imported when the first request
+    arrived, not by timing it (this machine is shared).
+    """
+    with example_process(name) as url:
+        answer = ask(url, ["Hello, first request"])  # the first request
+        assert (answer.status, answer.final.event) == (200, "done")
+        assert litellm_was_imported_at_the_first_request(url), f"{name} did not warm up"
+
+
+def test_the_first_request_probe_sees_a_server_without_warm_up() -> None:
+    """The probe can fail: with no lifespan, nothing has imported litellm when a request comes."""
+    with example_process("fastapi_chat", lifespan="off") as url:
+        assert not litellm_was_imported_at_the_first_request(url)
+
+
+def test_the_readme_quickstart_is_the_fastapi_example() -> None:
+    """The README shows the tested example's code, so the two cannot drift apart."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    example = (EXAMPLES / "fastapi_chat.py").read_text("utf-8")
+    code = example.split("from __future__ import annotations\n\n", 1)[1]
+    assert f"```python\n{code}```" in readme
 
 
 @pytest.mark.usefixtures("fast_echo")
