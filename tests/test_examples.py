@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,23 +117,38 @@ def serve_probed(name: str, port: str, lifespan: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ExampleProcess:
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        """What the server process wrote to stdout and stderr (complete once it has stopped)."""
+        return self.log.read_text("utf-8", errors="replace")
+
+
 @contextlib.contextmanager
-def example_process(name: str, lifespan: str = "on") -> Iterator[str]:
+def example_process(
+    name: str, log: Path, lifespan: str = "on", env: dict[str, str] | None = None
+) -> Iterator[ExampleProcess]:
     """``examples.<name>:app`` on uvicorn in a new process (litellm not yet imported there)."""
     port = free_port()
     code = "import sys; from tests.test_examples import serve_probed; serve_probed(*sys.argv[1:])"
-    env = {**os.environ, "SSEKIT_ECHO_DELAY": "0"}
+    environment = {**os.environ, "SSEKIT_ECHO_DELAY": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, "-c", code, name, str(port), lifespan]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
-            assert process.poll() is None, f"the {name} server exited ({process.returncode})"
+            assert process.poll() is None, f"{name} exited: {log.read_text(errors='replace')}"
             assert time.monotonic() < deadline, f"{name} did not listen within {STARTUP_TIMEOUT}s"
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield ExampleProcess(f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()
         try:
@@ -147,22 +163,55 @@ def litellm_was_imported_at_the_first_request(url: str) -> bool:
 
 
 @pytest.mark.parametrize("name", CHAT_EXAMPLES)
-def test_the_first_request_after_startup_does_not_pay_litellms_import(name: str) -> None:
+def test_the_first_request_after_startup_does_not_pay_litellms_import(
+    name: str, tmp_path: Path
+) -> None:
     """Each example warms litellm up at start-up, so its first answer starts at once.
 
     Checked by what the server process had imported when the first request
     arrived, not by timing it (this machine is shared).
     """
-    with example_process(name) as url:
-        answer = ask(url, ["Hello, first request"])  # the first request
+    with example_process(name, tmp_path / "server.log") as served:
+        answer = ask(served.url, ["Hello, first request"])  # the first request
         assert (answer.status, answer.final.event) == (200, "done")
-        assert litellm_was_imported_at_the_first_request(url), f"{name} did not warm up"
+        assert litellm_was_imported_at_the_first_request(served.url), f"{name} did not warm up"
 
 
-def test_the_first_request_probe_sees_a_server_without_warm_up() -> None:
+def test_the_first_request_probe_sees_a_server_without_warm_up(tmp_path: Path) -> None:
     """The probe can fail: with no lifespan, nothing has imported litellm when a request comes."""
-    with example_process("fastapi_chat", lifespan="off") as url:
-        assert not litellm_was_imported_at_the_first_request(url)
+    with example_process("fastapi_chat", tmp_path / "server.log", lifespan="off") as served:
+        assert not litellm_was_imported_at_the_first_request(served.url)
+
+
+# -- litellm's per-completion INFO line stays out of a server's logs ----------------------
+
+#: A line litellm logged at INFO, in its own format or in Litestar's default one.
+LITELLM_INFO_LINE = re.compile(r"^.*(LiteLLM:INFO|INFO - .* - LiteLLM - ).*$", re.M)
+
+
+def litestar_log_after_completions(tmp_path: Path, env: dict[str, str] | None = None) -> str:
+    """The Litestar example (Litestar's default logging: root at INFO), after two answers."""
+    with example_process("litestar_chat", tmp_path / "server.log", env=env) as served:
+        for _ in range(2):
+            answer = ask(served.url, ["Hello, logs"])
+            assert (answer.status, answer.final.event) == (200, "done")
+    return served.output()
+
+
+def test_litestars_default_logging_gets_no_litellm_info_line_per_completion(
+    tmp_path: Path,
+) -> None:
+    log = litestar_log_after_completions(tmp_path)
+    assert not LITELLM_INFO_LINE.findall(log), log
+
+
+def test_litellm_info_lines_stay_when_the_user_asks_for_them(tmp_path: Path) -> None:
+    """``LITELLM_LOG`` is the user's choice: ssekit leaves litellm's loggers alone then.
+
+    Also shows the log is read: the lines the test above finds none of are here.
+    """
+    log = litestar_log_after_completions(tmp_path, env={"LITELLM_LOG": "INFO"})
+    assert len(LITELLM_INFO_LINE.findall(log)) >= 2, log
 
 
 def test_the_readme_quickstart_is_the_fastapi_example() -> None:
