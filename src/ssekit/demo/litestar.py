@@ -10,7 +10,7 @@ from ssekit_litestar import sse_response
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -35,7 +35,8 @@ def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> 
     @post("/turn", status_code=200)
     async def turn(request: Request[Any, Any, Any]) -> Response[str]:
         try:
-            return Response(turn_fragment(parse_turn(await request.body())), media_type=_HTML)
+            fragment = turn_fragment(parse_turn(await read_form(request.stream())))
+            return Response(fragment, media_type=_HTML)
         except BadTurn as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
 

@@ -8,7 +8,7 @@ from ssekit_quart import sse_response
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -37,7 +37,7 @@ def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> 
     @app.post("/turn")
     async def turn() -> Response:
         try:
-            fragment = turn_fragment(parse_turn(await _body()))
+            fragment = turn_fragment(parse_turn(await read_form(request.body)))
         except BadTurn as exc:
             return Response(str(exc), status=400, content_type="text/plain")
         return Response(fragment, content_type=_HTML)

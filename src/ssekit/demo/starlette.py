@@ -11,7 +11,7 @@ from starlette.routing import Route
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -30,7 +30,7 @@ def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> 
 
     async def turn(request: Request) -> Response:
         try:
-            return HTMLResponse(turn_fragment(parse_turn(await request.body())))
+            return HTMLResponse(turn_fragment(parse_turn(await read_form(request.stream()))))
         except BadTurn as exc:
             return PlainTextResponse(str(exc), status_code=400)
 
