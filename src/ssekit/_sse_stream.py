@@ -16,7 +16,9 @@ from collections.abc import (
     Callable,
     Mapping,
     Sequence,
+    Set,
 )
+from numbers import Number
 from typing import Any, Protocol
 
 import anyio
@@ -135,7 +137,7 @@ def _message_arguments(messages: object) -> tuple[Any, ...]:
             f"messages must be a str or a list of messages, not a {type(messages).__name__}"
             f" (its keys would be sent as messages); {_WRAP_HINT}"
         )
-    if not isinstance(messages, Sequence) or isinstance(messages, bytes | bytearray):
+    if not isinstance(messages, Sequence) or isinstance(messages, bytes | bytearray | memoryview):
         raise TypeError(
             "messages must be a str or a list or tuple of messages,"
             f" not {type(messages).__name__}; {_WRAP_HINT}"
@@ -153,7 +155,8 @@ def _check_message(index: int, message: object) -> None:
         if "role" not in message or "content" not in message:
             raise TypeError(f"messages[{index}] is a dict without 'role' and 'content'")
         return
-    if message is None or isinstance(message, bytes | bytearray | memoryview | Sequence | set):
+    refused = (bytes, bytearray, memoryview, Number, Sequence, Set)  # a bot's objects are none
+    if message is None or isinstance(message, refused):
         raise TypeError(
             f"messages[{index}] must be a str or a dict with 'role' and 'content',"
             f" not {type(message).__name__}"

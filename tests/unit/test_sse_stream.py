@@ -326,8 +326,8 @@ def test_a_dict_as_messages_is_refused_not_streamed_as_its_keys() -> None:
 
 @pytest.mark.parametrize(
     "messages",
-    [{"hi"}, frozenset({"hi"}), b"hi", bytearray(b"hi"), None, 42, iter(["hi"])],
-    ids=["set", "frozenset", "bytes", "bytearray", "None", "int", "iterator"],
+    [{"hi"}, frozenset({"hi"}), b"hi", bytearray(b"hi"), memoryview(b"hi"), None, 42, iter(["hi"])],
+    ids=["set", "frozenset", "bytes", "bytearray", "memoryview", "None", "int", "iterator"],
 )
 def test_messages_that_are_not_a_str_or_a_sequence_are_refused(messages: object) -> None:
     bot = Bot(["a"])
@@ -342,6 +342,8 @@ def test_messages_that_are_not_a_str_or_a_sequence_are_refused(messages: object)
         (None, "not NoneType"),
         (b"hi", "not bytes"),
         (["nested"], "not list"),
+        (frozenset({"a"}), "not frozenset"),
+        (3, "not int"),
         ({"text": "hi"}, "a dict without 'role' and 'content'"),
         ({"role": "user"}, "a dict without 'role' and 'content'"),
     ],
