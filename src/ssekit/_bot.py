@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import socket
 import sys
@@ -54,6 +55,9 @@ REQUEST_REJECTED = "The model provider rejected the request."
 UNREACHABLE = "The model provider could not be reached."
 FAILED = "The model provider failed."
 
+#: litellm's own loggers; its per-completion INFO lines go through the first.
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
 _litellm: ModuleType | None = None
 _litellm_lock = threading.Lock()
 
@@ -64,6 +68,7 @@ def load_litellm() -> ModuleType:
     Blocks for litellm's import (seconds; see ``docs/bot.md``); idempotent and
     thread-safe. ``LITELLM_LOCAL_MODEL_COST_MAP`` and ``LITELLM_OFFLINE_MODE``
     are set first unless already set, so the import reaches for no network.
+    litellm's loggers are set to WARNING unless the user configured them.
     """
     global _litellm
     with _litellm_lock:
@@ -75,8 +80,27 @@ def load_litellm() -> ModuleType:
 
             litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
             litellm.disable_hf_tokenizer_download = True
+            _quiet_litellm_loggers()
             _litellm = litellm
         return _litellm
+
+
+def _quiet_litellm_loggers() -> None:
+    """Keep litellm's per-completion INFO line out of a server's logs.
+
+    litellm's loggers have no level of their own, so they follow the root
+    logger, which some frameworks set to INFO (Litestar's default logging
+    config does): every completion then logged an INFO line twice, through
+    litellm's own handler and, propagated, through the root's. Set them to
+    WARNING, unless the user chose: ``LITELLM_LOG`` is set, or a logger
+    already has a level.
+    """
+    if os.environ.get("LITELLM_LOG"):
+        return
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 async def _litellm_module() -> ModuleType:

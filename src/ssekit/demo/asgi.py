@@ -9,11 +9,10 @@ from .._chat import chat_app
 from .._request import ChatLimits
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import MAX_FORM, PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 
 __all__ = ["DemoApp", "build"]
 
-_MAX_FORM = 16 * 1024
 _HTML = "text/html; charset=utf-8"
 
 
@@ -63,7 +62,7 @@ class DemoApp:
             await send_status(send, 405, b"method not allowed", _headers("text/plain"))
             return
         try:
-            turn = parse_turn(await read_body(receive, _MAX_FORM))
+            turn = parse_turn(await read_body(receive, MAX_FORM))
         except (BadTurn, RequestTooLarge) as exc:
             await send_status(send, 400, str(exc).encode(), _headers("text/plain; charset=utf-8"))
             return

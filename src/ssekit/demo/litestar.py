@@ -15,7 +15,7 @@ from .._request import ChatLimits, Refused, method_refusal, read_chat_request, r
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import JSON, answer, json_error, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -67,7 +67,8 @@ def build(
     @post("/turn", status_code=200)
     async def turn(request: Request[Any, Any, Any]) -> Response[str]:
         try:
-            return Response(turn_fragment(parse_turn(await request.body())), media_type=_HTML)
+            fragment = turn_fragment(parse_turn(await read_form(request.stream())))
+            return Response(fragment, media_type=_HTML)
         except BadTurn as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
 

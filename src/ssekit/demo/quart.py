@@ -13,7 +13,7 @@ from .._request import ChatLimits, Refused, method_refusal, read_chat_request, r
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import JSON, answer, json_error, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -68,7 +68,7 @@ def build(
     @app.post("/turn")
     async def turn() -> Response:
         try:
-            fragment = turn_fragment(parse_turn(await _body()))
+            fragment = turn_fragment(parse_turn(await read_form(request.body)))
         except BadTurn as exc:
             return Response(str(exc), status=400, content_type="text/plain")
         return Response(fragment, content_type=_HTML)

@@ -15,7 +15,7 @@ from .._request import ChatLimits, Refused, read_chat_request, read_chunks
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .endpoint import JSON, answer, json_error, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
@@ -80,7 +80,7 @@ def build(
 
     async def turn(request: Request) -> Response:
         try:
-            return HTMLResponse(turn_fragment(parse_turn(await request.body())))
+            return HTMLResponse(turn_fragment(parse_turn(await read_form(request.stream()))))
         except BadTurn as exc:
             return PlainTextResponse(str(exc), status_code=400)
 
