@@ -32,8 +32,8 @@ _SCAN_LIMIT = 2000
 _Replacement = str | Callable[[re.Match[str]], str]
 
 #: Characters of keys and tokens: base64 (``+/=``), base64url (``-_``), JWT dots,
-#: percent-encoding, ``~``.
-_KEY_CHARS = r"A-Za-z0-9+/=_.~%-"
+#: percent-encoding, ``~``, and backslashes (JSON may write ``/`` as ``\/``).
+_KEY_CHARS = r"A-Za-z0-9+/=_.~%\\-"
 _PIECE = re.compile(r"[A-Za-z0-9]+")
 _DIGIT_THEN_LETTER = re.compile(r"\d[A-Za-z]")
 _LONE_LOWER_BETWEEN_CAPITALS = re.compile(r"[A-Z][a-z][A-Z]")
@@ -101,8 +101,9 @@ _SECRET_LABEL = (
     + _any_case("sig", "sas", "pass", "pw", "signature")
     + r"(?![\w-])"
 )
-#: A quoted value (to its closing quote, escapes included) or a bare one (to a separator).
-_VALUE = r"""(?:"(?:[^"\\]|\\.)*+"?|'(?:[^'\\]|\\.)*+'?|[^\s'",;}&]+)"""
+#: A quoted value (to its closing quote, escapes included; ``b'...'`` too) or a bare one
+#: (to a separator).
+_VALUE = r"""(?:[bB]?"(?:[^"\\]|\\.)*+"?|[bB]?'(?:[^'\\]|\\.)*+'?|[^\s'",;}&]+)"""
 
 _REDACTIONS: tuple[tuple[re.Pattern[str], _Replacement], ...] = tuple(
     (re.compile(pattern), replacement)
@@ -135,8 +136,9 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], _Replacement], ...] = tuple(
             r"[A-Za-z0-9._~+/=-]{6,}",
             r"\1 <redacted>",
         ),
-        # ``label=value`` / ``"label": "value"`` whose label says secret (also in query strings).
-        (rf"""((?:{_SECRET_LABEL})['"]?\s*[:=]\s*){_VALUE}""", r"\1<redacted>"),
+        # ``label=value``, ``"label": "value"``, ``'label' => 'value'`` whose label says secret
+        # (also in query strings).
+        (rf"""((?:{_SECRET_LABEL})['"]?\s*[:=]>?\s*){_VALUE}""", r"\1<redacted>"),
         # Vendor key formats: OpenAI/Anthropic/OpenRouter sk-..., Stripe sk_live_/rk_live_,
         # Google AIza... and OAuth ya29., AWS AKIA/ASIA, GitHub, GitLab, Slack, Hugging Face,
         # Groq, Replicate, Perplexity, xAI.

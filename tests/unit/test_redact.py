@@ -238,6 +238,13 @@ SECRET_ROWS: tuple[tuple[str, str, str], ...] = (
         '{"client_secret": "GOCSPX-abcDEF123ghiJKL456mno"}',
         "GOCSPX-abcDEF123ghiJKL456mno",
     ),
+    ("bytes-value", "{'password': b'hunter2 s3cret'}", "hunter2 s3cret"),
+    ("arrow-separator", "['api_key' => 'abcd-1234-efgh']", "abcd-1234-efgh"),
+    (
+        "json-escaped-slashes",
+        '{"detail": "bad signature wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}',
+        "wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY",
+    ),
     ("amz-token-header", "x-amz-security-token: FwoGZXIvYXdzEBYaDH", "FwoGZXIvYXdzEBYaDH"),
     ("posix-path", "No such file: /home/app/secrets/config.yaml", "/home/app/secrets"),
     ("windows-path", "cannot open C:\\Users\\svc-llm\\keys.json", "svc-llm\\keys.json"),
