@@ -20,8 +20,25 @@ The demo's code is short and meant to be read, in ``src/ssekit/demo/``:
 
 from __future__ import annotations
 
-from ssekit import AsyncSimpleBot
+from typing import Any
+
+from ssekit import AsyncSimpleBot, warm_up
 from ssekit.demo import demo_app
 
 bot = AsyncSimpleBot("You are a helpful assistant. Be brief.", stream_target="none")
-app = demo_app(bot)  # or demo_app(bot, "starlette"), "litestar", "quart"
+demo = demo_app(bot)  # or demo_app(bot, "starlette"), "litestar", "quart"
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The demo, with litellm's import (seconds) paid at start-up, not by the first answer."""
+    if scope["type"] != "lifespan":
+        await demo(scope, receive, send)
+        return
+
+    async def warm_up_on_startup() -> dict[str, Any]:
+        message: dict[str, Any] = await receive()
+        if message["type"] == "lifespan.startup":
+            await warm_up()
+        return message
+
+    await demo(scope, warm_up_on_startup, send)  # the demo's own lifespan carries on as usual

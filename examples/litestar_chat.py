@@ -35,6 +35,4 @@ async def load_the_model() -> None:
     await warm_up()  # litellm's import takes seconds: pay it now, not on the first request
 
 
-# logging_config=None: Litestar's default logging sets the root logger to INFO, and litellm
-# would then log a line for every completion.
-app = Litestar([chat], on_startup=[load_the_model], logging_config=None)
+app = Litestar([chat], on_startup=[load_the_model])

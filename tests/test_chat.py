@@ -136,12 +136,13 @@ def test_without_prefetch_an_early_failure_is_an_error_event() -> None:
     ("body", "message"),
     [
         (b"{not json", "not valid JSON"),
-        (b'["hello"]', '{"messages"'),
+        (b'["hello"]', 'the body must be a JSON object: {"messages"'),
         (b'{"messages": "hello"}', "list of strings"),
         (b'{"messages": []}', "must not be empty"),
         (b'{"messages": ["ok", 3]}', "messages[1] must be a string, not int"),
-        (b'{"text": "hello"}', '{"messages"'),
-        (b"\xff\xfe", "not valid JSON"),
+        (b'{"text": "hello"}', 'the body has no "messages" field'),
+        (b"\xff\xfe", "not valid JSON: it must be UTF-8"),
+        (b"[" * 900 + b"]" * 900, "nested deeper than 32 levels"),
     ],
 )
 def test_bad_posts_get_400_before_any_stream(body: bytes, message: str) -> None:
@@ -175,6 +176,17 @@ def test_other_bad_requests() -> None:
     assert method.status_code == 405
     assert method.headers["allow"] == "GET, HEAD, POST"
     assert bot.calls == []
+
+
+def test_a_get_body_is_read_under_the_same_limit_and_ignored() -> None:
+    bot = EchoBot()
+    with serve(chat_app(bot, max_body=100)) as running, httpx.Client() as client:
+        small = client.request("GET", running.url + "/?message=hi", content=b"x" * 100)
+        large = client.request("GET", running.url + "/?message=hi", content=b"x" * 101)
+    assert events_of(small)[0] == ("message", "hi", "")
+    assert large.status_code == 413
+    assert large.json()["error"]["message"] == "the request body is larger than 100 bytes"
+    assert bot.calls == [("hi",)]
 
 
 def test_413_is_decided_while_reading_not_after() -> None:

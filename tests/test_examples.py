@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import json
+import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,9 +23,10 @@ import pytest
 from ssekit._bot import load_litellm
 from tests.chat_http import ask
 from tests.parsers import Parsed, parse_httpx_sse
-from tests.servers import serve
+from tests.servers import free_port, serve
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 def test_quickstart_prints_the_wire_bytes_of_each_event() -> None:
@@ -68,6 +76,150 @@ def test_chat_example_streams_an_answer(name: str) -> None:
     assert answer.final.event == "done"
     assert empty.status == 400
     assert b"messages must not be empty" in empty.body
+
+
+# -- the first request after start-up does not pay litellm's import (seconds) --------------
+
+#: Where the probe wrapped around an example answers what it saw (any other path is the example's).
+PROBE_PATH = "/__first-request-probe"
+#: A fresh process imports litellm (seconds, more on a busy machine) before it listens.
+STARTUP_TIMEOUT = 120.0
+
+
+def probed(app: Any) -> Any:
+    """``app``, noting whether litellm was already imported when the first request arrived."""
+    seen: dict[str, bool] = {}
+
+    async def probe(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.setdefault("litellm_imported", "litellm" in sys.modules)
+            if scope["path"] == PROBE_PATH:
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+                return
+        await app(scope, receive, send)
+
+    return probe
+
+
+def serve_probed(name: str, port: str, lifespan: str) -> None:
+    """Run in a fresh process: uvicorn serves ``examples.<name>:app`` as its docstring says."""
+    import uvicorn
+
+    app = importlib.import_module(f"examples.{name}").app
+    uvicorn.run(
+        probed(app),
+        host="127.0.0.1",
+        port=int(port),
+        lifespan="off" if lifespan == "off" else "on",
+        log_level="warning",
+    )
+
+
+@dataclass(frozen=True)
+class ExampleProcess:
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        """What the server process wrote to stdout and stderr (complete once it has stopped)."""
+        return self.log.read_text("utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def example_process(
+    name: str, log: Path, lifespan: str = "on", env: dict[str, str] | None = None
+) -> Iterator[ExampleProcess]:
+    """``examples.<name>:app`` on uvicorn in a new process (litellm not yet imported there)."""
+    port = free_port()
+    code = "import sys; from tests.test_examples import serve_probed; serve_probed(*sys.argv[1:])"
+    environment = {**os.environ, "SSEKIT_ECHO_DELAY": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
+    command = [sys.executable, "-c", code, name, str(port), lifespan]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert process.poll() is None, f"{name} exited: {log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"{name} did not listen within {STARTUP_TIMEOUT}s"
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield ExampleProcess(f"http://127.0.0.1:{port}", log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def litellm_was_imported_at_the_first_request(url: str) -> bool:
+    return bool(httpx.get(f"{url}{PROBE_PATH}", timeout=10).json()["litellm_imported"])
+
+
+@pytest.mark.parametrize("name", CHAT_EXAMPLES)
+def test_the_first_request_after_startup_does_not_pay_litellms_import(
+    name: str, tmp_path: Path
+) -> None:
+    """Each example warms litellm up at start-up, so its first answer starts at once.
+
+    Checked by what the server process had imported when the first request
+    arrived, not by timing it (this machine is shared).
+    """
+    with example_process(name, tmp_path / "server.log") as served:
+        answer = ask(served.url, ["Hello, first request"])  # the first request
+        assert (answer.status, answer.final.event) == (200, "done")
+        assert litellm_was_imported_at_the_first_request(served.url), f"{name} did not warm up"
+
+
+def test_the_first_request_probe_sees_a_server_without_warm_up(tmp_path: Path) -> None:
+    """The probe can fail: with no lifespan, nothing has imported litellm when a request comes."""
+    with example_process("fastapi_chat", tmp_path / "server.log", lifespan="off") as served:
+        assert not litellm_was_imported_at_the_first_request(served.url)
+
+
+# -- litellm's per-completion INFO line stays out of a server's logs ----------------------
+
+#: A line litellm logged at INFO, in its own format or in Litestar's default one.
+LITELLM_INFO_LINE = re.compile(r"^.*(LiteLLM:INFO|INFO - .* - LiteLLM - ).*$", re.M)
+
+
+def litestar_log_after_completions(tmp_path: Path, env: dict[str, str] | None = None) -> str:
+    """The Litestar example (Litestar's default logging: root at INFO), after two answers."""
+    with example_process("litestar_chat", tmp_path / "server.log", env=env) as served:
+        for _ in range(2):
+            answer = ask(served.url, ["Hello, logs"])
+            assert (answer.status, answer.final.event) == (200, "done")
+    return served.output()
+
+
+def test_litestars_default_logging_gets_no_litellm_info_line_per_completion(
+    tmp_path: Path,
+) -> None:
+    log = litestar_log_after_completions(tmp_path)
+    assert not LITELLM_INFO_LINE.findall(log), log
+
+
+def test_litellm_info_lines_stay_when_the_user_asks_for_them(tmp_path: Path) -> None:
+    """``LITELLM_LOG`` is the user's choice: ssekit leaves litellm's loggers alone then.
+
+    Also shows the log is read: the lines the test above finds none of are here.
+    """
+    log = litestar_log_after_completions(tmp_path, env={"LITELLM_LOG": "INFO"})
+    assert len(LITELLM_INFO_LINE.findall(log)) >= 2, log
+
+
+def test_the_readme_quickstart_is_the_fastapi_example() -> None:
+    """The README shows the tested example's code, so the two cannot drift apart."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    example = (EXAMPLES / "fastapi_chat.py").read_text("utf-8")
+    code = example.split("from __future__ import annotations\n\n", 1)[1]
+    assert f"```python\n{code}```" in readme
 
 
 @pytest.mark.usefixtures("fast_echo")

@@ -6,7 +6,14 @@ from ._chat import ChatApp, ChatRequest, chat_app
 from ._encoder import EventLike, encode, encode_comment, encode_many
 from ._engine import EventStream
 from ._event import ServerSentEvent
-from ._exceptions import ClientGone, ModelProviderError, RequestRefused, SsekitError, WriteTimeout
+from ._exceptions import (
+    ClientGone,
+    ModelProviderError,
+    RequestRefused,
+    RequestTooLarge,
+    SsekitError,
+    WriteTimeout,
+)
 from ._options import StreamOptions, check_options
 from ._producer import Item, Producer, close_producer
 from ._redact import ErrorFormatter, format_error, redact
@@ -28,6 +35,7 @@ __all__ = [
     "Producer",
     "PulledResponse",
     "RequestRefused",
+    "RequestTooLarge",
     "ServerSentEvent",
     "ShutdownSignal",
     "SsekitError",

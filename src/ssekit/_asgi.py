@@ -6,6 +6,8 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TypeAlias
 
+from ._exceptions import RequestTooLarge
+
 __all__ = [
     "Headers",
     "Message",
@@ -16,8 +18,10 @@ __all__ = [
     "check_headers",
     "error_body",
     "header",
+    "json_error_headers",
     "last_event_id",
     "read_body",
+    "refuse_non_http",
     "send_json_error",
     "send_status",
 ]
@@ -28,10 +32,6 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 #: Extra response headers: a mapping or (name, value) pairs of ``str``.
 Headers: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
-
-
-class RequestTooLarge(Exception):
-    """The request body went over the limit while it was being read."""
 
 
 def check_headers(headers: Headers | None) -> list[tuple[bytes, bytes]]:
@@ -67,7 +67,7 @@ def merge_headers(
     return [pair for pair in defaults if pair[0] not in names] + overrides
 
 
-def header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
     """The first value of request header ``name`` (lower-case bytes), or ``None``."""
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -75,7 +75,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def last_event_id(scope: Scope) -> str | None:
+def last_event_id(scope: Mapping[str, Any]) -> str | None:
     """The ``Last-Event-ID`` a reconnecting ``EventSource`` sent, or ``None``.
 
     Browsers send back the last ``id`` they received, UTF-8 encoded; an empty
@@ -107,16 +107,37 @@ async def send_status(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def json_error_headers(
+    extra: Iterable[tuple[bytes, bytes]] = (),
+) -> list[tuple[bytes, bytes]]:
+    """The headers of every JSON error ssekit answers with, then ``extra``."""
+    return [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *extra]
+
+
 async def send_json_error(
     send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     """An error answered before any stream started, as JSON."""
-    raw = [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *headers]
-    await send_status(send, status, error_body(status, message), raw)
+    await send_status(send, status, error_body(status, message), json_error_headers(headers))
+
+
+async def refuse_non_http(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a scope that is not ``http`` without raising: an HTTP-only app's refusal.
+
+    A WebSocket is refused as Starlette refuses one it has no route for: a
+    ``websocket.close`` (code 1000) before accepting, which the server turns
+    into a ``403`` to the upgrade request. Any other type (``lifespan``, or one
+    this app does not know) is returned from at once: a server carries on
+    without lifespan events, and an unknown scope is not this app's to answer.
+    Raising instead would make the server log a traceback, and answer a
+    WebSocket with ``500``.
+    """
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000, "reason": ""})
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
-    """The request body, refused with :class:`RequestTooLarge` as soon as it passes ``limit``."""
+    """The request body, refused with `RequestTooLarge` as soon as it passes `limit`."""
     parts = []
     size = 0
     while True:
@@ -126,19 +147,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         body = message.get("body", b"")
         size += len(body)
         if size > limit:
-            raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+            raise RequestTooLarge(limit)
         parts.append(body)
         if not message.get("more_body", False):
             return b"".join(parts)
-
-
-async def refuse_non_http(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer a scope that is not HTTP as Starlette does, never with an exception.
-
-    A WebSocket is closed before it is accepted, which the server answers with
-    `403`; any other scope type (an unknown one) is left alone.
-    """
-    if scope.get("type") == "websocket":
-        message = await receive()
-        if message.get("type") == "websocket.connect":
-            await send({"type": "websocket.close", "code": 1000})

@@ -1,12 +1,12 @@
 """``AsyncSimpleBot``: llamabot's streaming bot on litellm, better behaved.
 
 - litellm is imported on first use (in a worker thread, so the event loop keeps
-  serving), offline-safe; ``import ssekit`` never imports it. :func:`warm_up`
+  serving), offline-safe; ``import ssekit`` never imports it. ``warm_up``
   pays that cost at server start instead.
-- The default model is ``ssekit/echo`` (:mod:`ssekit._echo`): offline, no key.
+- The default model is ``ssekit/echo`` (``ssekit._echo``): offline, no key.
 - Whenever the consumer stops (``aclose()``, cancellation, an error), the
   litellm stream is closed at once, which closes the upstream HTTP request.
-- Provider failures become :class:`ModelProviderError`, whose message is one of
+- Provider failures become ``ModelProviderError``, whose message is one of
   a few fixed sentences: safe in an error event even with the default
   formatter, while the provider's own exception (API keys, internal URLs,
   tracebacks) stays attached as ``__cause__`` for the server's logs.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import socket
 import sys
@@ -55,6 +56,9 @@ REQUEST_REJECTED = "The model provider rejected the request."
 UNREACHABLE = "The model provider could not be reached."
 FAILED = "The model provider failed."
 
+#: litellm's own loggers; its per-completion INFO lines go through the first.
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
 _litellm: ModuleType | None = None
 _litellm_lock = threading.Lock()
 
@@ -65,6 +69,7 @@ def load_litellm() -> ModuleType:
     Blocks for litellm's import (seconds; see ``docs/bot.md``); idempotent and
     thread-safe. ``LITELLM_LOCAL_MODEL_COST_MAP`` and ``LITELLM_OFFLINE_MODE``
     are set first unless already set, so the import reaches for no network.
+    litellm's loggers are set to WARNING unless the user configured them.
     """
     global _litellm
     with _litellm_lock:
@@ -76,8 +81,27 @@ def load_litellm() -> ModuleType:
 
             litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
             litellm.disable_hf_tokenizer_download = True
+            _quiet_litellm_loggers()
             _litellm = litellm
         return _litellm
+
+
+def _quiet_litellm_loggers() -> None:
+    """Keep litellm's per-completion INFO line out of a server's logs.
+
+    litellm's loggers have no level of their own, so they follow the root
+    logger, which some frameworks set to INFO (Litestar's default logging
+    config does): every completion then logged an INFO line twice, through
+    litellm's own handler and, propagated, through the root's. Set them to
+    WARNING, unless the user chose: ``LITELLM_LOG`` is set, or a logger
+    already has a level.
+    """
+    if os.environ.get("LITELLM_LOG"):
+        return
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 async def _litellm_module() -> ModuleType:

@@ -1,6 +1,6 @@
 """The ``ssekit`` command: ``ssekit serve`` runs the chat demo on uvicorn.
 
-It answers with :class:`ssekit.AsyncSimpleBot`, on the offline ``ssekit/echo``
+It answers with ``ssekit.AsyncSimpleBot``, on the offline ``ssekit/echo``
 model unless ``--model`` (or ``$SSEKIT_MODEL``) names another. What can be
 known to be wrong before serving — a port in use, a framework or a key that is
 missing — is one line on stderr and exit status 2, checked before litellm's

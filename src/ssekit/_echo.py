@@ -19,7 +19,7 @@ through the reply, so error events can be shown from a browser. The simulated
 errors carry a fake API key and an internal-looking URL on purpose: what
 reaches the client shows whether they were kept out of it.
 
-This module imports litellm: reach it through :func:`ssekit._bot.load_litellm`.
+This module imports litellm: reach it through ``ssekit._bot.load_litellm``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,12 @@ from ._event import ServerSentEvent, check_fields, check_keys, is_control
 
 __all__ = ["EventLike", "encode", "encode_comment", "encode_many"]
 
-#: What the encoder accepts: an event object or a seed-style dict.
 EventLike: TypeAlias = "ServerSentEvent | Mapping[str, Any]"
+"""What the encoder accepts: a [`ServerSentEvent`][ssekit.ServerSentEvent] or a seed-style dict.
+
+A dict's keys are the event's fields (`data`, `event`, `id`, `retry`, `comment`), checked
+like the event's own: an unknown key is a `TypeError`.
+"""
 
 # Event names already validated, mapped to their ready-made prefix. Bounded so
 # that a producer inventing names cannot grow it without limit.
@@ -85,7 +89,7 @@ def _encode_fields(
 
 
 def encode(event: EventLike) -> bytes:
-    """Encode one event (a :class:`ServerSentEvent` or a dict) to UTF-8 bytes.
+    """Encode one event (a [`ServerSentEvent`][ssekit.ServerSentEvent] or a dict) to UTF-8 bytes.
 
     Raises ``TypeError``/``ValueError`` naming the field before producing any byte.
     """

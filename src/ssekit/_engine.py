@@ -86,22 +86,27 @@ class _Shared:
 class EventStream:
     """Turn a producer into `text/event-stream` bytes: coalesced, heart-beaten, closed.
 
-    Enter it (it owns the producer's task), then either let it write::
+    Enter it (it owns the producer's task), then either let it write
+    (push; the engine calls `write(bytes)`):
 
-        async with EventStream(events) as stream:
-            await stream.run(write, idle)    # push: the engine calls write(bytes)
+    ```python
+    async with EventStream(events) as stream:
+        await stream.run(write, idle)
+    ```
 
-    or take chunks yourself (for a host that iterates a body)::
+    or take chunks yourself (pull, for a host that iterates a body):
 
-        async with EventStream(events) as stream:
-            while (chunk := await stream.next_chunk()) is not None:
-                ...
+    ```python
+    async with EventStream(events) as stream:
+        while (chunk := await stream.next_chunk()) is not None:
+            ...
+    ```
 
-    Every chunk is whole events, or the heartbeat `PING`. If the producer raises,
-    or yields what cannot be encoded, the stream ends with one error event.
-    Leaving the block — normally, by an exception or a cancellation — cancels the
-    producer and closes it: its `finally` has run when the block is left.
-    Options: [StreamOptions][ssekit.StreamOptions].
+    Every chunk is whole events, or the heartbeat (a `: ping` comment). If the
+    producer raises, or yields what cannot be encoded, the stream ends with one
+    error event. Leaving the block — normally, by an exception or a cancellation
+    — cancels the producer and closes it: its `finally` has run when the block is
+    left. Options: [StreamOptions][ssekit.StreamOptions].
     """
 
     __slots__ = (

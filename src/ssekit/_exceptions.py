@@ -6,6 +6,7 @@ Exception
       ├── ClientGone              the client left: the stream ends quietly
       │    └── WriteTimeout       ...by not reading: one write stayed blocked past send_timeout
       ├── RequestRefused          a request answered with a 4xx JSON error (status, message)
+      │    └── RequestTooLarge    ...413: its body went over the limit while being read
       └── ModelProviderError      a model provider failed; str() is a sentence safe to show
 ```
 
@@ -16,7 +17,16 @@ anything is sent.
 
 from __future__ import annotations
 
-__all__ = ["ClientGone", "ModelProviderError", "RequestRefused", "SsekitError", "WriteTimeout"]
+from collections.abc import Sequence
+
+__all__ = [
+    "ClientGone",
+    "ModelProviderError",
+    "RequestRefused",
+    "RequestTooLarge",
+    "SsekitError",
+    "WriteTimeout",
+]
 
 
 class SsekitError(Exception):
@@ -39,13 +49,24 @@ class RequestRefused(SsekitError):
     """A request ssekit answers with an HTTP error before any stream starts.
 
     `status` is the HTTP status (4xx); `message` is safe to send to the client
-    (it says what is wrong with the request, never what is inside the server).
+    (it says what is wrong with the request, never what is inside the server);
+    `headers` are what the answer needs besides the JSON ones (`Allow` on a 405).
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = list(headers)
+
+
+class RequestTooLarge(RequestRefused):
+    """The request body went over the limit while it was being read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
 class ModelProviderError(SsekitError):

@@ -20,7 +20,7 @@ class ShutdownSignal:
     flight), then is cancelled and closed; what it yielded is sent, then an
     error event saying the server is shutting down, then the end of the
     response — so the server's graceful shutdown can complete. Streams opened
-    after it is set end the same way. Call :meth:`set` on the event loop (from
+    after it is set end the same way. Call `set()` on the event loop (from
     a lifespan or signal handler; from another thread use
     ``anyio.from_thread.run_sync(signal.set)``).
     """

@@ -13,7 +13,11 @@ Routes:
 - ``/endless?run=<key>``: an event every 20 ms until the client leaves; the
   disconnect is recorded.
 - ``/echo``: one event describing the request (method, headers, body), then ``done``.
-- ``/http/<case>``: error answers (500 JSON, 404 text, 200 HTML, ...).
+- ``/http/<case>``: error answers (500 JSON, 404 text, 200 HTML, a 128 KB 500, ...).
+- ``/hostile/<case>?run=<key>``: a server that never stops: a line without end,
+  data lines without a blank line, an error body, sent in writes of 64 KiB (40,000
+  bytes for the error body) up to ``FLOOD_BYTES``. How many bytes went out before
+  the client left is recorded.
 
 Every request to a stream route is recorded as a :class:`Hit`, so the tests can
 check what the browser did (reconnected or not, with which ``Last-Event-ID``).
@@ -32,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
+import anyio.lowlevel
 
 from .streams import BY_NAME, EVENT_NAMES
 
@@ -77,6 +82,24 @@ LLM_SCENARIOS: dict[str, bytes] = {
 }
 
 
+#: What a hostile route sends at most: 16 times the client's default `maxEventLength`
+#: (4 MiB), far more than a client that stops at its limit lets through the socket buffers.
+FLOOD_BYTES = 64 * 1024 * 1024
+FLOOD_WRITE = 64 * 1024
+#: An event before the flood, so the test sees the events before the failure delivered.
+FLOOD_PREFIX = b"id: 1\ndata: before\n\n"
+#: The repeated body of each hostile route (the long line starts with ``data: ``).
+FLOOD_BODIES: dict[str, tuple[bytes, bytes]] = {
+    "long-line": (FLOOD_PREFIX + b"data: ", b"x" * FLOOD_WRITE),
+    "data-lines": (FLOOD_PREFIX, b"data: 0123456789\n" * (FLOOD_WRITE // 17)),
+    # Writes that never add up to exactly 64 KiB: a client must cut a read to keep the limit.
+    "error-body": (b"", b"e" * 40_000),
+}
+#: A 500 whose body (128,001 bytes) is twice `HttpError.body`'s limit, with a two-byte
+#: character cut by the 65,536-byte limit.
+LARGE_ERROR_BODY = ("x" + "é" * 64_000).encode()
+
+
 class Broken(Exception):
     """Raised by the app mid-stream so that the server drops the connection."""
 
@@ -95,6 +118,8 @@ class Recorder:
     hits: list[Hit] = field(default_factory=list)
     #: When the first response of a (path, run) finished sending.
     finished: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: The bytes a hostile route had sent for a run when it stopped.
+    sent: dict[str, int] = field(default_factory=dict)
     disconnected: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,7 +208,10 @@ class HarnessApp:
             self.recorder.finished[(path, run)] = time.monotonic()
         elif path == "/endless":
             self.recorder.hit(path, run, scope["method"], last_event_id)
-            await self._endless(receive, send, self.recorder.disconnect_event(run))
+            await self._endless(receive, send, run)
+        elif path.startswith("/hostile/") and path[9:] in FLOOD_BODIES:
+            self.recorder.hit(path, run, scope["method"], last_event_id)
+            await self._flood(receive, send, path[9:], run)
         elif path == "/echo":
             self.recorder.hit(path, run, scope["method"], last_event_id)
             body = await _read_body(receive)
@@ -216,7 +244,14 @@ class HarnessApp:
             last = index == len(chunks) - 1 and not keep_open
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
 
-    async def _endless(self, receive: Receive, send: Send, disconnected: threading.Event) -> None:
+    async def _until_disconnect(
+        self, receive: Receive, run: str, produce: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Run ``produce`` (for 20 s at most) unless the client leaves first; say if it left.
+
+        A disconnect is recorded for ``run`` as soon as the server sees it.
+        """
+        disconnected = self.recorder.disconnect_event(run)
         async with anyio.create_task_group() as group:
 
             async def watch() -> None:
@@ -226,20 +261,47 @@ class HarnessApp:
                 group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             with anyio.move_on_after(20):  # bounded, whatever the client does
-                for index in range(100_000):
-                    frame = b"id: %d\ndata: tick %d\n\n" % (index, index)
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
-                    await anyio.sleep(0.02)
+                await produce()
             group.cancel_scope.cancel()
-        if not disconnected.is_set():
+        return disconnected.is_set()
+
+    async def _endless(self, receive: Receive, send: Send, run: str) -> None:
+        async def produce() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            for index in range(100_000):
+                frame = b"id: %d\ndata: tick %d\n\n" % (index, index)
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await anyio.sleep(0.02)
+
+        if not await self._until_disconnect(receive, run, produce):
+            await send({"type": "http.response.body", "body": b""})
+
+    async def _flood(self, receive: Receive, send: Send, case: str, run: str) -> None:
+        """Send ``FLOOD_BYTES`` in the case's writes, as fast as the client reads, then end."""
+        prefix, block = FLOOD_BODIES[case]
+        status, headers = 200, SSE_HEADERS
+        if case == "error-body":
+            status, headers = 500, [(b"content-type", b"text/plain; charset=utf-8")]
+        self.recorder.sent[run] = 0
+
+        async def produce() -> None:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": prefix, "more_body": True})
+            while self.recorder.sent[run] < FLOOD_BYTES:
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+                self.recorder.sent[run] += len(block)
+                await anyio.lowlevel.checkpoint()  # let the disconnect watcher run
+
+        if not await self._until_disconnect(receive, run, produce):
             await send({"type": "http.response.body", "body": b""})
 
     async def _http_case(self, send: Send, case: str) -> None:
         if case == "500-json":
             body = json.dumps({"detail": "model overloaded"}).encode()
             await _plain(send, 500, body, b"application/json")
+        elif case == "500-large":
+            await _plain(send, 500, LARGE_ERROR_BODY, b"text/plain; charset=utf-8")
         elif case == "404":
             await _plain(send, 404, b"no such stream", b"text/plain; charset=utf-8")
         elif case == "html":

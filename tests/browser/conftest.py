@@ -1,9 +1,9 @@
 """Fixtures for the real-browser tests: Debian's Chromium, headless, driven by Playwright.
 
 Playwright is pointed at the system Chromium (``/usr/bin/chromium``, or the
-path in ``SSEKIT_CHROMIUM``); it never downloads a browser. When Chromium is
-missing, the session installs it with apt-get if it runs as root, and fails
-otherwise, saying how to install it.
+path in ``SSEKIT_CHROMIUM``); it never downloads a browser. A fixture does not
+install system packages (``.ci/run`` and the README's setup do): when Chromium
+is missing, every browser test fails, saying how to install it.
 
 The tests use Playwright's async API on pytest-asyncio's session loop: the
 sync API keeps its event loop marked as running in the main thread for as long
@@ -14,8 +14,6 @@ Test modules here set ``pytestmark = pytest.mark.asyncio(loop_scope="session")``
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,43 +38,18 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 INSTALL_HINT = (
-    "apt-get update && apt-get install -y --no-install-recommends chromium "
-    "(as root; the browser tests use Debian's Chromium, never a Playwright download)"
+    "install Debian's package (as root): apt-get update && "
+    "apt-get install -y --no-install-recommends chromium, or set SSEKIT_CHROMIUM to a "
+    "Chromium binary. The browser tests use the system Chromium, never a Playwright download."
 )
-
-
-def _install_chromium() -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-    ):
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=900, check=False
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}\n"
-                f"Install Chromium by hand: {INSTALL_HINT}",
-                pytrace=False,
-            )
-
-
-def chromium_path() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
-    if can_install and "SSEKIT_CHROMIUM" not in os.environ:
-        _install_chromium()
-        if CHROMIUM.exists():
-            return CHROMIUM
-    pytest.fail(f"Chromium not found at {CHROMIUM}. Install it: {INSTALL_HINT}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """The system Chromium, installed now if missing and possible."""
-    return chromium_path()
+    """The system Chromium; a clear failure when it is missing."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: {INSTALL_HINT}", pytrace=False)
+    return CHROMIUM
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

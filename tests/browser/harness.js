@@ -168,9 +168,12 @@ export function describe(error) {
     name: error.name,
     message: error.message,
     isSSEError: error instanceof sse.SSEError,
-    classes: ["HttpError", "ServerError", "ConnectionError"].filter((cls) => error instanceof sse[cls]),
+    classes: ["HttpError", "ServerError", "ConnectionError", "EventTooLongError"].filter(
+      (cls) => error instanceof sse[cls],
+    ),
   };
-  for (const key of ["reason", "status", "statusText", "body", "contentType", "data", "event", "id", "lastEventId"]) {
+  const keys = ["reason", "status", "statusText", "body", "contentType", "data", "event", "id"];
+  for (const key of [...keys, "lastEventId", "maxEventLength"]) {
     if (key in error) out[key] = error[key];
   }
   if (error instanceof sse.HttpError) out.json = error.json ?? null;
@@ -192,6 +195,98 @@ export async function outcome(url, options = {}) {
   } catch (error) {
     return { events, error: describe(error) };
   }
+}
+
+/**
+ * `outcome`, while a timer chain counts how often the page ran other tasks: a client that blocked the
+ * page for the whole stream would leave `ticks` at 0.
+ *
+ * @param {string} url
+ * @param {import("/sse-client.js").StreamOptions} [options]
+ */
+export async function outcomeWhileTicking(url, options = {}) {
+  let ticks = 0;
+  let ticking = true;
+  const tick = () => {
+    if (!ticking) return;
+    ticks += 1;
+    setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  try {
+    return { ...(await withTimeout(outcome(url, options), `streamEvents ${url}`)), ticks };
+  } finally {
+    ticking = false;
+  }
+}
+
+/**
+ * Whether `new SSEParser(options)` and `streamEvents(url, options)` both reject the options with a
+ * `TypeError`, and the messages they give.
+ *
+ * @param {string} url
+ * @param {object} options
+ */
+export async function rejectsOptions(url, options) {
+  const messages = [];
+  try {
+    new sse.SSEParser(options);
+  } catch (error) {
+    if (error instanceof TypeError) messages.push(error.message);
+  }
+  const { error } = await outcome(url, options);
+  if (error?.name === "TypeError") messages.push(error.message);
+  return messages;
+}
+
+/**
+ * Parse `text` with `SSEParser({ maxEventLength })` cut in several ways; every way must give the
+ * same events and the same failure. After a failure, the next `feed()` and `end()` must throw the
+ * very same error, which `parser.error` holds.
+ *
+ * @param {string} text
+ * @param {number} maxEventLength
+ */
+export function parseWithLimit(text, maxEventLength) {
+  /** @param {(Uint8Array | string)[]} pieces */
+  const parse = (pieces) => {
+    const parser = new sse.SSEParser({ maxEventLength });
+    const events = [];
+    try {
+      for (const piece of pieces) events.push(...parser.feed(piece));
+      events.push(...parser.end());
+      return { events, error: null, lastEventId: parser.lastEventId };
+    } catch (error) {
+      const again = [() => parser.feed("data: x\n\n"), () => parser.end()].map((call) => {
+        try {
+          call();
+          return "returned";
+        } catch (later) {
+          return later === error ? "same error" : describe(later);
+        }
+      });
+      const held = parser.error === error;
+      return { events, error: { ...describe(error), again, held }, lastEventId: parser.lastEventId };
+    }
+  };
+  const bytes = new TextEncoder().encode(text);
+  /** @type {[string, (Uint8Array | string)[]][]} */
+  const ways = [
+    ["text, char by char", Array.from(text)],
+    ["text, one piece", [text]],
+    ["bytes, one by one", Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))],
+  ];
+  for (const size of [2, 3, 7, 64]) {
+    const pieces = [];
+    for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+    ways.push([`bytes, ${size} at a time`, pieces]);
+  }
+  const whole = parse([bytes]);
+  const expected = JSON.stringify(whole);
+  const mismatches = ways
+    .filter(([, pieces]) => JSON.stringify(parse(pieces)) !== expected)
+    .map(([label]) => label);
+  return { ...whole, mismatches };
 }
 
 /**

@@ -13,18 +13,21 @@ import asyncio
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, ConsoleMessage, Locator, Page
 
 from ssekit import AsyncSimpleBot
 from ssekit._bot import load_litellm
-from ssekit.demo import demo_app
+from ssekit.demo import FRAMEWORKS, demo_app
+from ssekit.demo.page import MAX_FORM, MAX_MESSAGE
 from tests.servers import Running, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -110,19 +113,24 @@ def demo() -> Iterator[Demo]:
         yield Demo(bot, running, requests)
 
 
+@pytest.fixture
+def page_errors() -> list[Any]:
+    """What the page logged as errors; a test expecting one removes it once it has checked it."""
+    return []
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: BrowserContext, demo: Demo) -> AsyncIterator[Page]:
+async def page(browser: BrowserContext, demo: Demo, page_errors: list[Any]) -> AsyncIterator[Page]:
     """A fresh tab on the demo page; it must log no error (but a dropped stream's)."""
     page = await browser.new_page()
     await page.set_viewport_size({"width": 860, "height": 480})
-    errors: list[Any] = []
 
     def on_error(error: Any) -> None:
-        errors.append(error)
+        page_errors.append(error)
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error" and message.text != DROPPED:
-            errors.append(message.text)  # a CSP violation, a missing file...
+            page_errors.append(message.text)  # a CSP violation, a missing file...
 
     page.on("pageerror", on_error)
     page.on("console", on_console)
@@ -130,13 +138,18 @@ async def page(browser: BrowserContext, demo: Demo) -> AsyncIterator[Page]:
     await page.wait_for_function("() => window.htmx !== undefined")
     yield page
     await page.close()
-    assert not errors, f"errors in the demo page: {errors}"
+    assert not page_errors, f"errors in the demo page: {page_errors}"
 
 
 async def ask(page: Page, message: str, transport: str = "post") -> Locator:
     """Send ``message`` through the form; the assistant bubble its answer streams into."""
     await page.check(f"input[name=transport][value={transport}]")
     await page.fill("#message", message)
+    return await send_the_form(page)
+
+
+async def send_the_form(page: Page) -> Locator:
+    """Click Send with what the input holds; the assistant bubble its answer streams into."""
     count = await page.locator(".assistant").count()
     await page.click("#send")
     bubble = page.locator(".assistant[data-state]").nth(count)  # the page script has taken it
@@ -274,3 +287,101 @@ async def test_the_get_eventsource_path_streams_the_whole_answer(page: Page, dem
     # The message was shown as text, never parsed as HTML.
     assert await page.locator(".user").last.text_content() == message
     assert await page.locator("#log eventsource").count() == 0
+
+
+# -- The form tells the user what happened to their message ---------------------------------
+
+#: What Chromium and htmx log for a refused /turn request (expected where a test checks it).
+REFUSED_400 = [
+    "Failed to load resource: the server responded with a status of 400 (Bad Request)",
+    "Response Status Error Code 400 from /turn, [object HTMLElement]",
+]
+
+
+async def test_a_blank_message_shows_why_it_was_not_sent(
+    page: Page, page_errors: list[Any]
+) -> None:
+    """The server refuses it (400); htmx swaps nothing, so the page must say so itself."""
+    turns = await page.locator(".turn").count()
+    await page.fill("#message", "     ")
+    await page.click("#send")
+    error = page.locator("#form-error")
+    await error.wait_for(state="visible", timeout=10_000)
+    assert await error.text_content() == (
+        "Not sent: the server refused the message (HTTP 400): the message is empty or only spaces"
+    )
+    assert await error.get_attribute("role") == "alert"
+    assert await page.locator(".turn").count() == turns  # nothing was added to the conversation
+    assert await page.input_value("#message") == "     "  # kept, to be corrected
+    assert sorted(page_errors) == sorted(REFUSED_400)
+    page_errors.clear()
+
+    # The next message that is accepted clears the error.
+    bubble = await ask(page, "Now a real question")
+    assert await state_after(bubble) == "done"
+    assert not await error.is_visible()
+
+
+@pytest.mark.parametrize("transport", ["post", "get"])
+async def test_a_message_of_maxlength_cjk_characters_is_answered(
+    page: Page, demo: Demo, transport: str
+) -> None:
+    """2,000 CJK characters fill ``maxlength``: 18 KB once UTF-8 and percent-encoded."""
+    message = ("漢字かな한글" * 400)[:2000]
+    bubble = await ask(page, message, transport)
+    assert await state_after(bubble) == "done"
+    assert await page.locator(".user").last.text_content() == message
+    text = await bubble.locator(".answer").text_content()
+    assert text is not None and text.startswith(f'You said: "{message}". {REPLY_TAIL}')
+    assert demo.bot.answers[-1].messages == (message,)
+    assert not await page.locator("#form-error").is_visible()
+
+
+async def test_a_paste_longer_than_the_limit_is_cut_and_the_user_is_told(
+    browser: BrowserContext, page: Page, demo: Demo
+) -> None:
+    """A real paste (Ctrl+V) of 100 KB: the browser keeps 2,000 characters, the page says so."""
+    await browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=demo.server.url)
+    pasted = ("A long document pasted by mistake. " * 3000)[:100_000]
+    await page.evaluate("(text) => navigator.clipboard.writeText(text)", pasted)
+    await page.focus("#message")
+    await page.keyboard.press("Control+V")
+    assert await page.input_value("#message") == pasted[:2000]
+    notice = page.locator("#message-notice")
+    assert await notice.is_visible()
+    assert await notice.text_content() == (
+        "Your text (100,000 characters) was cut to the 2,000-character limit."
+    )
+    assert await page.locator("#message-count").text_content() == "2,000 / 2,000 characters"
+
+    # What was kept is sent as it is; once sent, the notice goes.
+    bubble = await send_the_form(page)
+    assert await state_after(bubble) == "done"
+    assert demo.bot.answers[-1].messages == (pasted[:2000],)
+    await page.wait_for_function(
+        "() => document.getElementById('message-notice').textContent === ''"
+    )
+    assert await page.locator("#message-count").text_content() == "0 / 2,000 characters"
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+async def test_every_variant_takes_a_form_of_maxlength_characters_of_any_script(
+    framework: str,
+) -> None:
+    """The /turn limit is computed from maxlength: 2,000 four-byte characters, percent-encoded.
+
+    (Over HTTP, not in the browser: there ``maxlength`` counts a four-byte
+    character twice, so the page cannot send this many; any other client can.)
+    """
+    message = "😀" * MAX_MESSAGE
+    form = urllib.parse.urlencode({"message": message, "transport": "get"}).encode()
+    assert len(form) > 3 * MAX_MESSAGE * 4  # 24 KB: what a 16 KiB form limit refused
+    with serve(demo_app(WatchedBot(), framework), "hypercorn-asyncio") as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            headers = {"content-type": "application/x-www-form-urlencoded"}
+            accepted = await client.post("/turn", content=form, headers=headers)
+            too_large = await client.post("/turn", content=b"m" * (MAX_FORM + 1), headers=headers)
+    assert accepted.status_code == 200
+    assert f'data-message="{message}"' in accepted.text
+    assert too_large.status_code == 400
+    assert f"larger than {MAX_FORM} bytes" in too_large.text

@@ -3,8 +3,9 @@
 For every hand-written tricky stream, the events ``EventSource`` reports and the
 events ``streamEvents`` reports in the same page must be equal, and equal to the
 spec's answer written down in ``streams.py``. The parser must also give the same
-answer whatever the chunking. Then the error model, aborts and
-``openEventSource``'s closing on the final event.
+answer whatever the chunking. Then the error model, aborts,
+``openEventSource``'s closing on the final event, and a hostile server: a line
+that never ends, data lines without a blank line, an endless error body.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import json
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,8 +24,8 @@ from playwright.async_api import Page
 
 from tests.servers import Running, free_port
 
-from .app import HarnessApp
-from .streams import STREAMS, TrickyStream
+from .app import FLOOD_BYTES, LARGE_ERROR_BODY, HarnessApp
+from .streams import STREAMS, Event, TrickyStream, ev
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -372,3 +374,138 @@ async def test_open_event_source_listens_to_named_events(page: Page) -> None:
     assert [c[1] for c in result["calls"] if c[0] == "message"] == ["plain", "m"]
     assert result["calls"][-1][0] == "error"
     assert result["calls"][-1][1]["classes"] == ["ServerError"]
+
+
+# --- a hostile server: bounded memory, documented errors, the connection closed ----------------
+
+#: The documented default of ``maxEventLength``: 4 MiB of characters.
+DEFAULT_MAX_EVENT_LENGTH = 4 * 1024 * 1024
+#: ``HttpError.body`` holds at most the first 64 KiB of the body.
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+async def assert_client_left(app: HarnessApp, run: str) -> None:
+    """The server saw the connection closed before it had sent everything it had."""
+    assert await wait_for(app.recorder.disconnect_event(run), 5), "the server did not see it leave"
+    assert app.recorder.sent[run] < FLOOD_BYTES
+
+
+@pytest.mark.parametrize("case", ["long-line", "data-lines"])
+async def test_an_event_without_end_is_an_event_too_long_error(
+    page: Page, app: HarnessApp, case: str
+) -> None:
+    """64 MiB without a blank line: the client stops at 4 Mi characters and hangs up."""
+    url = f"/hostile/{case}?run={case}"
+    result = await evaluate(page, "outcomeWhileTicking", url)
+    assert result["events"] == [ev("before", id="1")]
+    error = result["error"]
+    assert (error["name"], error["classes"], error["isSSEError"]) == (
+        "EventTooLongError",
+        ["EventTooLongError"],
+        True,
+    )
+    assert error["message"] == (
+        f"an event from {url} is longer than maxEventLength ({DEFAULT_MAX_EVENT_LENGTH} characters)"
+    )
+    assert (error["maxEventLength"], error["lastEventId"]) == (DEFAULT_MAX_EVENT_LENGTH, "1")
+    assert result["ticks"] > 0, "the page ran nothing else while the stream was read"
+    await assert_client_left(app, case)
+    assert await page.evaluate("1 + 1") == 2
+
+
+async def test_max_event_length_is_an_option_of_stream_events(page: Page) -> None:
+    """The 150,000-character event of ``large-event`` passes by default, not under 100,000."""
+    url = "/tricky/large-event?run=limited"
+    result = await evaluate(page, "outcome", url, {"doneEvent": None, "maxEventLength": 100_000})
+    assert result["events"] == []
+    assert result["error"]["classes"] == ["EventTooLongError"]
+    assert result["error"]["message"] == (
+        f"an event from {url} is longer than maxEventLength (100000 characters)"
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "100", None, float("inf"), float("nan")])
+async def test_invalid_max_event_length_is_a_type_error(
+    page: Page, app: HarnessApp, value: Any
+) -> None:
+    """Both the parser and ``streamEvents`` refuse it, and nothing is requested."""
+    run = f"bad-limit-{value}"
+    messages = await evaluate(page, "rejectsOptions", f"/echo?run={run}", {"maxEventLength": value})
+    shown = "null" if value is None else {"inf": "Infinity", "nan": "NaN"}.get(str(value), value)
+    expected = f"maxEventLength must be a positive integer (a number of characters), got {shown}"
+    assert messages == [expected, expected]
+    assert app.recorder.hits_for("/echo", run) == []
+
+
+LIMIT = 20
+
+
+@dataclass(frozen=True)
+class LimitCase:
+    text: str
+    events: list[Event]
+    fails: bool
+    last_event_id: str = ""
+
+
+#: Streams parsed with ``maxEventLength: 20``: an event's data lines (each with its "\n") plus
+#: the line being read, field name included, may hold 20 characters (UTF-16 code units).
+LIMIT_CASES: dict[str, LimitCase] = {
+    "a line at the limit": LimitCase("data: " + "a" * 14 + "\n\n", [ev("a" * 14)], False),
+    "a line one over": LimitCase("data: " + "a" * 15 + "\n\n", [], True),
+    "line ends are not counted": LimitCase("data: " + "a" * 14 + "\r\n\r\n", [ev("a" * 14)], False),
+    "events before are delivered": LimitCase(
+        "data: a\n\nid: 7\ndata: b\n\ndata: " + "c" * 50, [ev("a"), ev("b", id="7")], True, "7"
+    ),
+    "data lines add up": LimitCase(
+        "data: 1234\n" * 3 + "\n" + "data: 1234\n" * 4 + "\n", [ev("1234\n1234\n1234")], True
+    ),
+    "a blank line starts afresh": LimitCase(
+        ("data: " + "a" * 14 + "\n\n") * 3, [ev("a" * 14)] * 3, False
+    ),
+    "comments are not kept": LimitCase(
+        "data: 12\n" + ": keep-alive\n" * 50 + "\n", [ev("12")], False
+    ),
+    "UTF-16 code units": LimitCase("data: " + "😀" * 7 + "\n\n", [ev("😀" * 7)], False),
+    "UTF-16 code units, over": LimitCase("data: " + "😀" * 8 + "\n\n", [], True),
+    "an id line at the limit": LimitCase(
+        "id: " + "i" * 16 + "\ndata: x\n\n", [ev("x", id="i" * 16)], False, "i" * 16
+    ),
+    "an event line over": LimitCase("event: " + "e" * 14 + "\ndata: x\n\n", [], True),
+    "an ignored field over": LimitCase("foo: " + "x" * 16 + "\n\ndata: x\n\n", [], True),
+}
+
+
+@pytest.mark.parametrize("name", LIMIT_CASES)
+async def test_parser_limit_is_exact_whatever_the_chunking(page: Page, name: str) -> None:
+    case = LIMIT_CASES[name]
+    result = await evaluate(page, "parseWithLimit", case.text, LIMIT)
+    assert result["mismatches"] == []
+    assert result["events"] == case.events
+    assert result["lastEventId"] == case.last_event_id
+    if not case.fails:
+        assert result["error"] is None
+        return
+    error = result["error"]
+    assert error["classes"] == ["EventTooLongError"]
+    assert error["message"] == f"an event is longer than maxEventLength ({LIMIT} characters)"
+    assert (error["maxEventLength"], error["lastEventId"]) == (LIMIT, case.last_event_id)
+    assert error["again"] == ["same error", "same error"]  # feed() and end() after the failure
+    assert error["held"] is True  # parser.error
+
+
+async def test_http_error_body_keeps_the_first_64_kib(page: Page) -> None:
+    """A 128,001-byte body: 65,536 bytes are kept, and the character they cut is dropped."""
+    error = (await evaluate(page, "outcome", "/http/500-large"))["error"]
+    assert (error["classes"], error["status"]) == (["HttpError"], 500)
+    assert error["body"] == LARGE_ERROR_BODY[:ERROR_BODY_LIMIT].decode("utf-8", "ignore")
+    assert len(error["body"].encode()) == ERROR_BODY_LIMIT - 1
+    assert error["json"] is None
+
+
+async def test_http_error_body_is_not_read_past_64_kib(page: Page, app: HarnessApp) -> None:
+    result = await evaluate(page, "outcome", "/hostile/error-body?run=error-body")
+    error = result["error"]
+    assert (error["classes"], error["reason"], error["status"]) == (["HttpError"], "status", 500)
+    assert error["body"] == "e" * ERROR_BODY_LIMIT
+    await assert_client_left(app, "error-body")

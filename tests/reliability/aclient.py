@@ -88,6 +88,20 @@ class RawStream:
         self._feed(data)
         return True
 
+    def stop_reading(self) -> None:
+        """Take nothing more off the socket, as a client whose app stopped reading does.
+
+        Not calling `read_some` is not enough: the connection's `asyncio.StreamReader`
+        goes on reading into its own buffer until it holds twice its limit (2 MiB
+        here), however small the socket's receive buffer. A server's blocked write
+        then keeps completing as this process's loop drains the socket, so its send
+        timeout only starts once those 2 MiB are in. Paused, the bytes stay in the
+        kernel and the TCP window stays shut.
+        """
+        transport = self.writer.transport
+        assert isinstance(transport, asyncio.ReadTransport), transport
+        transport.pause_reading()
+
     def _feed(self, data: bytes) -> None:
         exchange = self.exchange
         if not exchange.status:

@@ -85,6 +85,63 @@ SECRETS: tuple[Secret, ...] = (
         "connection to 10.0.0.12:5432 timed out (postgres)",
         ("10.0.0.12", ":5432"),
     ),
+    # The shapes an attacker's review found reaching the browser (issue 13), and their kin.
+    Secret(
+        "aws-secret-unlabelled",
+        "SignatureDoesNotMatch: credentials 9dRk+Yb3/Tq1vPzW8xLmN0aHc2Ue+Jf5KsGo7Qi4 rejected",
+        ("9dRk+Yb3", "Tq1vPzW8xLmN0aHc2Ue", "Jf5KsGo7Qi4"),
+    ),
+    Secret(
+        "gcp-service-account-pem",
+        'invalid credentials {"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY'
+        "-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\\nMrZ/4hNx"
+        'EqU+gG5hYbFZf0wQ4a\\n-----END PRIVATE KEY-----\\n", "client_email": '
+        '"sa@p.iam.gserviceaccount.com"}',
+        ("MIIEvQIBADANBgkqhkiG9w0", "BKcwggSjAgEAAoIBAQC7", "VJTUt9Us8cKj", "EqU+gG5hYbFZf0wQ4a"),
+    ),
+    Secret(
+        "azure-sas-without-scheme",
+        "AuthenticationFailed: ?sv=2022-11-02&ss=b&srt=sco&sp=rl&se=2025-01-01T00:00:00Z"
+        "&sig=Xy7%2B9AbCdEfGhIjKlMnOpQrStUvWx%2FyZ0123456789%3D",
+        ("Xy7%2B9AbCdEf", "GhIjKlMnOpQrStUvWx", "yZ0123456789"),
+    ),
+    Secret(
+        "azure-hex-key",
+        "Access denied due to invalid subscription key 0a1b2c3d4e5f67890a1b2c3d4e5f6789.",
+        ("0a1b2c3d4e5f6789",),
+    ),
+    Secret(
+        "single-label-host",
+        "Cannot connect to host llm-gateway:8080 ssl:default [Connect call failed]",
+        ("llm-gateway",),
+    ),
+    Secret(
+        "schemeless-host-and-path",
+        "POST inference-gw:8443/v1/chat/completions failed; HTTPConnectionPool(host='ml-proxy',"
+        " port=80)",
+        ("inference-gw", "ml-proxy"),
+    ),
+    Secret(
+        "upper-case-domain",
+        "cannot reach API.INTERNAL.EXAMPLE.COM: timed out",
+        ("internal.example", "api.internal"),
+    ),
+    Secret(
+        "gcp-oauth-and-stripe",
+        "invalid token ya29.a0AfH6SMBxQzLkPdTm-9vRwYn_3uJ and key rk_live_51H8abcDEFghiJKLmn",
+        ("ya29.a0AfH6", "SMBxQzLkPdTm", "rk_live_51H8", "abcDEFghiJKLmn"),
+    ),
+    Secret(
+        "basic-auth-and-password-query",
+        "auth to admin:Sup3rS3cret!@db.internal:5432 failed; Authorization: Basic "
+        "YWRtaW46aHVudGVyMg== ?user=bob&password=correct-horse-battery",
+        ("Sup3rS3cret", "db.internal", "YWRtaW46aHVudGVyMg", "correct-horse-battery"),
+    ),
+    Secret(
+        "connection-string",
+        "Server=tcp:sql-prod.database.windows.net,1433;User ID=app;Password=Pa55w0rd!Secret;",
+        ("sql-prod", "database.windows", "Pa55w0rd"),
+    ),
     Secret(
         "traceback",
         _TRACEBACK,

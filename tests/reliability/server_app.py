@@ -105,7 +105,8 @@ class ChaosBot:
     - ``normal n ms``: ``n`` tokens, ``ms`` milliseconds apart (``0``: a checkpoint only);
     - ``raise n``: ``n`` tokens, then :data:`BOT_FAILURE`;
     - ``hang n``: ``n`` tokens, then waits forever (a model that stopped answering);
-    - ``big n size``: ``n`` tokens of ``size`` characters, as fast as it can;
+    - ``big n size``: ``n`` tokens of ``size`` characters, as fast as it can: without
+      awaiting, so the server's buffers fill within one turn of its loop, however loaded;
     - ``delay n ms``: waits ``ms`` before the first of ``n`` tokens.
     """
 
@@ -122,7 +123,7 @@ class ChaosBot:
             for index in range(count):
                 if pause:
                     await anyio.sleep(pause)
-                else:
+                elif kind != "big":
                     await anyio.lowlevel.checkpoint()
                 record.yielded += 1
                 yield ("x" * numbers[1]) if kind == "big" else token(rid, index)

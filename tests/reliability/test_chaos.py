@@ -220,11 +220,15 @@ class Soak:
         outcome = self.begin(Outcome(rid, "stall", "cut", 0, stalled=True))
         stream = await RawStream.connect(self.port, receive_buffer=4096)
         try:
-            # 64 KiB tokens: the kernel's buffers (MiBs) fill within a few dozen writes, so
-            # the write blocks early even on a loaded loop, and send_timeout runs from there.
+            # The bot yields its 64 KiB tokens without awaiting: the server's buffers (MiBs)
+            # fill within one turn of its loop, however loaded, and its write blocks there;
+            # send_timeout runs from then on. Paying one loop turn per token, a few dozen
+            # turns took 1.3 to 3.5 s as the soak's 300 clients started at once.
             await stream.send(chat_request([f"{rid} big 240 65536"]))
             while not stream.exchange.status and await stream.read_some(4096):
                 pass
+            # Stalled for real: without this the StreamReader would take 2 MiB more.
+            stream.stop_reading()
             await asyncio.sleep(SEND_TIMEOUT + 1.5)
         finally:
             stream.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ssekit import AsyncSimpleBot, ChatRequest, EventStreamResponse, chat_app
+from ssekit import AsyncSimpleBot, ChatRequest, EventStreamResponse, chat_app, warm_up
 from tests.fake_openai import FakeOpenAI, ResponseRecord, _send_json, serve_fake_openai
 from tests.reliability.aclient import chat_request
 from tests.reliability.secrets import SECRETS, Secret, leaked
@@ -132,6 +132,9 @@ class SecretProvider(FakeOpenAI):
 
 
 def test_async_simple_bot_given_secrets_by_its_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    # litellm's import (and first call) is paid here, not within the first exchange's 10 s
+    # read timeout: on a busy machine the import alone can take longer than that.
+    asyncio.run(warm_up())
     monkeypatch.setattr("tests.fake_openai.FakeOpenAI", SecretProvider)
     with serve_fake_openai() as provider:
         provider.__class__ = SecretProvider

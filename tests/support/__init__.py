@@ -1,0 +1,1 @@
+"""Helpers shared by tests: request builders, targets, parsers of what servers answer."""

@@ -17,6 +17,12 @@ import importlib.util
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
+from .._request import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_MESSAGE_LENGTH,
+    DEFAULT_MAX_MESSAGES,
+    ChatLimits,
+)
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 
@@ -53,16 +59,27 @@ def check_framework(framework: str) -> None:
 
 
 def demo_app(
-    bot: StreamingBot, framework: str = "asgi", *, shutdown: ShutdownSignal | None = None
+    bot: StreamingBot,
+    framework: str = "asgi",
+    *,
+    shutdown: ShutdownSignal | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    max_messages: int | None = DEFAULT_MAX_MESSAGES,
+    max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
 ) -> ASGIApp:
     """The demo serving ``bot``, as an ASGI app built with ``framework``.
 
     ``shutdown``: set it when the server starts shutting down, and the answers
     still streaming end at once (with an error event saying so), so that the
     server's graceful shutdown is not held up by open streams.
+
+    ``max_body``, ``max_messages``, ``max_message_length``: the limits of
+    ``/chat``, as for ``chat_app``; every framework enforces them, the body's
+    while it is read.
     """
+    limits = ChatLimits(max_body, max_messages, max_message_length)
     check_framework(framework)
     variant = importlib.import_module(f"{__name__}.{framework}")
     model = str(getattr(bot, "model_name", type(bot).__name__))
     build: Callable[..., ASGIApp] = variant.build
-    return build(bot, model=model, shutdown=shutdown)
+    return build(bot, model=model, shutdown=shutdown, limits=limits)

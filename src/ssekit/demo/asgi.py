@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from .._asgi import Receive, RequestTooLarge, Scope, Send, read_body, send_status
+from dataclasses import asdict
+
+from .._asgi import Receive, RequestTooLarge, Scope, Send, read_body, refuse_non_http, send_status
 from .._chat import chat_app
+from .._request import ChatLimits
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .page import MAX_FORM, PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
 
 __all__ = ["DemoApp", "build"]
 
-_MAX_FORM = 16 * 1024
 _HTML = "text/html; charset=utf-8"
 
 
@@ -22,16 +24,27 @@ def _headers(content_type: str, extra: dict[str, str] | None = None) -> list[tup
 class DemoApp:
     """``/`` the page, ``/turn`` the htmx fragment, ``/static/*`` its files, ``/chat`` streams."""
 
-    def __init__(self, bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> None:
-        self._chat = chat_app(bot, shutdown=shutdown)
+    def __init__(
+        self,
+        bot: StreamingBot,
+        *,
+        model: str,
+        shutdown: ShutdownSignal | None,
+        limits: ChatLimits,
+    ) -> None:
+        self._chat = chat_app(bot, shutdown=shutdown, **asdict(limits))
         self._page = page(model, "asgi").encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or scope["path"] == "/chat":
+        if scope["type"] == "lifespan":
             await self._chat(scope, receive, send)  # its lifespan ends streams at shutdown
             return
         if scope["type"] != "http":
-            raise RuntimeError(f"the demo serves 'http' scopes, not {scope['type']!r}")
+            await refuse_non_http(scope, receive, send)
+            return
+        if scope["path"] == "/chat":
+            await self._chat(scope, receive, send)
+            return
         path, method = scope["path"], scope["method"]
         if path == "/turn":
             await self._turn(method, receive, send)
@@ -49,7 +62,7 @@ class DemoApp:
             await send_status(send, 405, b"method not allowed", _headers("text/plain"))
             return
         try:
-            turn = parse_turn(await read_body(receive, _MAX_FORM))
+            turn = parse_turn(await read_body(receive, MAX_FORM))
         except (BadTurn, RequestTooLarge) as exc:
             await send_status(send, 400, str(exc).encode(), _headers("text/plain; charset=utf-8"))
             return
@@ -58,5 +71,7 @@ class DemoApp:
         await send_status(send, 200, turn_fragment(turn).encode("utf-8"), _headers(_HTML))
 
 
-def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> DemoApp:
-    return DemoApp(bot, model=model, shutdown=shutdown)
+def build(
+    bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None, limits: ChatLimits
+) -> DemoApp:
+    return DemoApp(bot, model=model, shutdown=shutdown, limits=limits)

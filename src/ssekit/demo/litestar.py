@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post, route
+from litestar.enums import HttpMethod
+from litestar.exceptions import InternalServerException, MethodNotAllowedException
+from litestar.exceptions.responses import create_exception_response
 from ssekit_litestar import sse_response
 
+from .._exceptions import RequestRefused
+from .._request import ChatLimits, method_refusal, read_chat_request, read_chunks
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .endpoint import BadChat, answer, error_json, posted_messages, query_messages, stream_options
-from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+from .endpoint import JSON, answer, json_error, stream_options
+from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
 #: Litestar adds "; charset=utf-8" to text/* media types itself.
 _HTML = "text/html"
+_CHAT = "/chat"
 
 
-def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> Litestar:
+def _refusal(refused: RequestRefused) -> Response[bytes]:
+    status, body, headers = json_error(refused)
+    return Response(body, status_code=status, headers=headers, media_type=JSON)
+
+
+async def _chunks(request: Request[Any, Any, Any]) -> AsyncGenerator[bytes, None]:
+    """The body as it arrives; a client gone mid-body raises ``ConnectionResetError``, as
+    ``chat_app``'s reader does (Litestar reports it as an ``InternalServerException``)."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except InternalServerException:
+        raise ConnectionResetError("the client left while sending its request") from None
+
+
+def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Litestar's router refuses a method it has no name for (``PROPFIND``) before any
+    handler runs: on ``/chat``, refuse it as ``chat_app`` does; elsewhere, as Litestar does."""
+    refused = method_refusal(request.method)
+    if request.url.path == _CHAT and refused is not None:
+        return _refusal(refused)
+    return create_exception_response(request, exc)
+
+
+def build(
+    bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None, limits: ChatLimits
+) -> Litestar:
     html = page(model, "litestar")
 
     @get("/", sync_to_thread=False)
@@ -35,21 +68,36 @@ def build(bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None) -> 
     @post("/turn", status_code=200)
     async def turn(request: Request[Any, Any, Any]) -> Response[str]:
         try:
-            return Response(turn_fragment(parse_turn(await request.body())), media_type=_HTML)
+            fragment = turn_fragment(parse_turn(await read_form(request.stream())))
+            return Response(fragment, media_type=_HTML)
         except BadTurn as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
 
-    @route("/chat", http_method=["GET", "POST"], status_code=200)
+    # Every method Litestar knows comes here, so the parser refuses the wrong ones (and
+    # Litestar's automatic OPTIONS answer does not). The limit is the parser's, not
+    # Litestar's request_max_body_size (whose 413 says something else).
+    @route(_CHAT, http_method=list(HttpMethod), status_code=200, request_max_body_size=None)
     async def chat(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            if request.method == "POST":
-                messages = posted_messages(await request.body())
-            else:
-                messages = query_messages(request.query_params.getall("message", []))
-        except BadChat as exc:
-            return Response(error_json(str(exc)), status_code=400, media_type="application/json")
+            messages = await read_chat_request(
+                request.scope, lambda limit: read_chunks(_chunks(request), limit), limits
+            )
+        except RequestRefused as refused:
+            return _refusal(refused)
+        except ConnectionResetError:
+            # The client left while sending its request: nobody will read this.
+            return Response(b"", status_code=400)
+        if messages is None:
+            return Response(None, status_code=204)
         return sse_response(answer(bot, messages), **stream_options(shutdown))
 
-    # No logging_config: Litestar's default sets the root logger to INFO, which would
-    # print litellm's per-request INFO lines.
-    return Litestar([index, static, turn, chat], logging_config=None)
+    # A WebSocket to /chat finds no route: Litestar closes it before accepting, which the
+    # server answers with 403, as for chat_app. (A @websocket handler that closes it would
+    # do the same, but on granian its connection then stays open until Python's cyclic
+    # garbage collector runs.) No logging_config: Litestar's default sets the root logger
+    # to INFO, which would print litellm's per-request INFO lines.
+    return Litestar(
+        [index, static, turn, chat],
+        exception_handlers={MethodNotAllowedException: _method_not_allowed},
+        logging_config=None,
+    )

@@ -11,11 +11,13 @@ import functools
 import html
 import string
 import urllib.parse
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "MAX_FORM",
     "MAX_MESSAGE",
     "PAGE_HEADERS",
     "Asset",
@@ -24,6 +26,7 @@ __all__ = [
     "asset",
     "page",
     "parse_turn",
+    "read_form",
     "turn_fragment",
 ]
 
@@ -38,6 +41,9 @@ _ASSETS = {
 }
 #: Longest message the form accepts (a GET stream carries it in the URL).
 MAX_MESSAGE = 2000
+#: Largest ``/turn`` form body: ``MAX_MESSAGE`` characters of any script (up to 4 bytes each in
+#: UTF-8, each byte percent-encoded as 3), plus room for the field names and the transport.
+MAX_FORM = MAX_MESSAGE * 4 * 3 + 1024
 #: Headers of the page itself: it may load and connect to this server only.
 PAGE_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:",
@@ -89,8 +95,27 @@ def page(model: str, framework: str) -> str:
     )
 
 
+async def read_form(chunks: AsyncIterable[bytes]) -> bytes:
+    """A ``/turn`` form body, refused with ``BadTurn`` as soon as it is past ``MAX_FORM`` bytes.
+
+    Each framework variant reads its request's body chunks through this, so all
+    of them bound it alike, whatever their own default limit.
+    """
+    parts = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_FORM:
+            raise BadTurn(f"the form is larger than {MAX_FORM} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def parse_turn(body: bytes) -> Turn:
-    """The form htmx posts to ``/turn`` (``message``, ``transport``), validated."""
+    """The form htmx posts to ``/turn`` (``message``, ``transport``), validated.
+
+    The page shows a refusal's message to the user, so each says what to change.
+    """
     try:
         fields = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=False)
     except UnicodeDecodeError:
@@ -98,7 +123,7 @@ def parse_turn(body: bytes) -> Turn:
     message = fields.get("message", [""])[0]
     transport = fields.get("transport", ["post"])[0]
     if not message.strip():
-        raise BadTurn("the message is empty")
+        raise BadTurn("the message is empty or only spaces")
     if len(message) > MAX_MESSAGE:
         raise BadTurn(f"the message is longer than {MAX_MESSAGE} characters")
     if transport not in ("post", "get"):

@@ -1,7 +1,7 @@
 // ssekit's browser client for Server-Sent Events: an ES module with no dependencies and no build step.
 //
 // - `SSEParser`: an incremental, spec-exact `text/event-stream` parser (WHATWG HTML, "Server-sent
-//   events", parsing and interpreting an event stream).
+//   events", parsing and interpreting an event stream), with a bound on the size of one event.
 // - `streamEvents(url, options)`: a fetch-based async iterator of events, for POST bodies (which
 //   `EventSource` cannot send). It never reconnects.
 // - `openEventSource(url, handlers)`: the browser's own `EventSource`, closed on the final event so
@@ -11,9 +11,10 @@
 // - `HttpError`: the server answered with a non-2xx status or not with `text/event-stream`.
 // - `ServerError`: the server sent an event named `error` (by default) — the stream itself failed.
 // - `ConnectionError`: the connection failed or dropped, or the stream ended before its `done` event.
+// - `EventTooLongError`: the server sent an event longer than `maxEventLength` characters; the client
+//   stops there rather than buffer without bound.
 // Aborting through an `AbortSignal` rejects with the signal's reason (an `AbortError` `DOMException`
 // unless you gave another reason), never with one of the classes above.
-
 /**
  * One dispatched event.
  *
@@ -49,7 +50,7 @@ export class HttpError extends SSEError {
    * @param {number} init.status
    * @param {string} init.statusText
    * @param {Headers} init.headers
-   * @param {string} init.body The response body as text (at most the first 64 KiB).
+   * @param {string} init.body The start of the response body as text (see `body`).
    * @param {string} init.url
    */
   constructor({ reason, status, statusText, headers, body, url }) {
@@ -69,7 +70,12 @@ export class HttpError extends SSEError {
     this.headers = headers;
     /** @type {string} */
     this.contentType = contentType;
-    /** @type {string} The body text (truncated to 64 KiB). */
+    /**
+     * The first 64 KiB (65,536 bytes) of the body, decoded as UTF-8: at most 65,536 characters. A
+     * character cut by the limit is dropped; the rest of the body is not read.
+     *
+     * @type {string}
+     */
     this.body = body;
     /** @type {string} */
     this.url = url;
@@ -129,9 +135,132 @@ export class ConnectionError extends SSEError {
   }
 }
 
+
+/**
+ * The stream sent an event longer than `maxEventLength` characters: its data lines so far plus the
+ * line being read (any line counts, even one the parser would ignore). The parser stops there instead
+ * of buffering without bound: the events before it were delivered, the oversized one is dropped, and
+ * `streamEvents` closes the connection. Asking again usually meets the same event: raise the limit or
+ * fix the server. `lastEventId` is the last event ID of the delivered events.
+ */
+export class EventTooLongError extends SSEError {
+  /**
+   * @param {number} maxEventLength
+   * @param {string} lastEventId
+   * @param {string} [url]
+   */
+  constructor(maxEventLength, lastEventId, url) {
+    const from = url === undefined ? "" : ` from ${url}`;
+    super(`an event${from} is longer than maxEventLength (${maxEventLength} characters)`);
+    /** @type {number} The limit it broke, in characters. */
+    this.maxEventLength = maxEventLength;
+    /** @type {string} */
+    this.lastEventId = lastEventId;
+  }
+}
+
 const LF = 10;
 const CR = 13;
 const DIGITS = /^[0-9]+$/;
+
+/**
+ * The default `maxEventLength`: 4 MiB of characters. An LLM token event is a few bytes, a whole
+ * answer or a tool call's JSON rarely 100 KB, and a base64 image of 3 MB still fits. Yet what a
+ * hostile server can make the tab hold stays in the tens of MB (the event's data and unfinished line
+ * together, the event type and the last event ID each, at most this many UTF-16 code units), far
+ * below V8's string limit (2^29 - 24 characters), where an unbounded line ends in a `RangeError`.
+ */
+const DEFAULT_MAX_EVENT_LENGTH = 4 * 1024 * 1024;
+/** Bytes decoded at a time: a huge chunk is parsed in slices, so it stops at the limit. */
+const DECODE_SLICE = 64 * 1024;
+/** Pieces of a `Pieces` buffer merged into one string once this many have piled up. */
+const MERGE_PIECES = 64;
+
+/**
+ * Strings that arrive one by one and are read once, joined by `separator`: the pieces of a line split
+ * over chunks (""), or the data lines of one event ("\n"). Joining once keeps the cost linear (no
+ * string rebuilt per piece), and merging every `MERGE_PIECES` pieces keeps the memory close to that
+ * of the text itself, even for a line sent a byte at a time or a million one-character data lines.
+ */
+class Pieces {
+  /** @type {string} */
+  #separator;
+  /** @type {string[]} Runs of `MERGE_PIECES` pieces, each joined already. */
+  #merged = [];
+  /** @type {string[]} Pieces pushed since the last merge. */
+  #pieces = [];
+  #count = 0;
+  #length = 0;
+
+  /** @param {string} separator */
+  constructor(separator) {
+    this.#separator = separator;
+  }
+
+  /** How many pieces are held. */
+  get count() {
+    return this.#count;
+  }
+
+  /** The characters (UTF-16 code units) of the pieces held, separators not included. */
+  get length() {
+    return this.#length;
+  }
+
+  /** @param {string} piece */
+  push(piece) {
+    this.#pieces.push(piece);
+    this.#count += 1;
+    this.#length += piece.length;
+    if (this.#pieces.length === MERGE_PIECES) {
+      this.#merged.push(this.#pieces.join(this.#separator));
+      this.#pieces = [];
+    }
+  }
+
+  /** All the pieces joined; the buffer is left empty. */
+  take() {
+    const pieces = this.#pieces;
+    let text;
+    if (this.#merged.length === 0) {
+      text = pieces.length === 1 ? pieces[0] : pieces.join(this.#separator);
+    } else {
+      if (pieces.length > 0) this.#merged.push(pieces.join(this.#separator));
+      text = this.#merged.join(this.#separator);
+    }
+    this.clear();
+    return text;
+  }
+
+  clear() {
+    if (this.#merged.length > 0) this.#merged = [];
+    if (this.#pieces.length > 0) this.#pieces = [];
+    this.#count = 0;
+    this.#length = 0;
+  }
+}
+
+/**
+ * The bytes of any other `BufferSource` (an `ArrayBuffer`, a `DataView`, another typed array).
+ *
+ * @param {ArrayBuffer | ArrayBufferView} source
+ */
+function asBytes(source) {
+  if (!ArrayBuffer.isView(source)) return new Uint8Array(source);
+  return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+}
+
+/**
+ * The index of `search` in `text` from `from` on, or `text.length` when it does not occur.
+ *
+ * @param {string} text
+ * @param {string} search
+ * @param {number} from
+ */
+function indexOrLength(text, search, from) {
+  const index = text.indexOf(search, from);
+  return index === -1 ? text.length : index;
+}
 
 /**
  * An incremental `text/event-stream` parser, written from the WHATWG algorithm.
@@ -143,6 +272,13 @@ const DIGITS = /^[0-9]+$/;
  * comments, fields without a colon, exactly one leading space removed from values, `retry` only when
  * it is all ASCII digits, `id` ignored when it contains NUL, unknown fields ignored, blocks without
  * data not dispatched, and an unterminated last event discarded by `end()`.
+ *
+ * One bound, which the spec leaves to implementations: an event longer than `maxEventLength`
+ * characters (its data lines so far plus the line being read) fails the parser with an
+ * `EventTooLongError`. The call that meets it still returns the events completed before; that call,
+ * or else the next `feed()` or `end()`, throws it, and so does every call after. Whatever the chunking,
+ * the same stream fails after the same events. Each chunk costs time in proportion to its own size,
+ * never to what is buffered.
  */
 export class SSEParser {
   /** @type {TextDecoder} */
@@ -151,10 +287,10 @@ export class SSEParser {
   #atStart = true;
   /** The previous chunk ended with CR: a LF starting this one belongs to that line end. */
   #skipLF = false;
-  /** The start of a line whose end has not arrived yet (kept as parts, joined once). */
-  /** @type {string[]} */
-  #partial = [];
-  #data = "";
+  /** The start of a line whose end has not arrived yet. */
+  #partial = new Pieces("");
+  /** The values of the data lines of the event being assembled. */
+  #data = new Pieces("\n");
   #type = "";
   /** The last event ID buffer (set by `id` fields). */
   #idBuffer = "";
@@ -166,17 +302,30 @@ export class SSEParser {
   #pendingRetry = undefined;
   /** @type {((text: string) => void) | undefined} */
   #onComment;
+  /** @type {number} */
+  #maxEventLength;
   /** @type {SSEEvent[]} */
   #out = [];
   #ended = false;
+  /** @type {EventTooLongError | undefined} */
+  #error = undefined;
 
   /**
    * @param {object} [options]
    * @param {(text: string) => void} [options.onComment] Called with each comment line's text after
    *   the ":" (a leading space is kept), e.g. to observe keep-alives.
+   * @param {number} [options.maxEventLength] The longest event accepted, in characters (UTF-16 code
+   *   units): its data lines (each with its "\n") plus the line being read, field name included.
+   *   Default 4 MiB (4,194,304).
    */
-  constructor({ onComment } = {}) {
+  constructor({ onComment, maxEventLength = DEFAULT_MAX_EVENT_LENGTH } = {}) {
+    if (!Number.isSafeInteger(maxEventLength) || maxEventLength < 1) {
+      throw new TypeError(
+        `maxEventLength must be a positive integer (a number of characters), got ${String(maxEventLength)}`,
+      );
+    }
     this.#onComment = onComment;
+    this.#maxEventLength = maxEventLength;
   }
 
   /**
@@ -192,6 +341,11 @@ export class SSEParser {
     return this.#reconnectionTime;
   }
 
+  /** The `EventTooLongError` that stopped the parser, or `undefined` while it has not failed. */
+  get error() {
+    return this.#error;
+  }
+
   /**
    * Parse the next piece of the stream.
    *
@@ -199,12 +353,13 @@ export class SSEParser {
    * @returns {SSEEvent[]} The events this chunk completed, in order.
    */
   feed(chunk) {
+    if (this.#error !== undefined) throw this.#error;
     if (this.#ended) throw new Error("SSEParser: feed() after end()");
     if (typeof chunk === "string") {
       // Flush a dangling partial UTF-8 sequence first (as U+FFFD), as a decoder would.
       this.#text(this.#decoder.decode() + chunk);
     } else {
-      this.#text(this.#decoder.decode(chunk, { stream: true }));
+      this.#bytes(chunk instanceof Uint8Array ? chunk : asBytes(chunk));
     }
     return this.#take();
   }
@@ -216,26 +371,82 @@ export class SSEParser {
    * @returns {SSEEvent[]}
    */
   end() {
-    if (!this.#ended) {
-      this.#text(this.#decoder.decode());
-      this.#ended = true;
-      this.#partial = [];
-      this.#data = "";
-      this.#type = "";
-    }
+    if (!this.#ended && this.#error === undefined) this.#text(this.#decoder.decode());
+    this.#ended = true;
+    this.#clear();
     return this.#take();
   }
 
-  /** @returns {SSEEvent[]} */
+  /**
+   * The events completed so far; once none is left and the parser has failed, its error.
+   *
+   * @returns {SSEEvent[]}
+   */
   #take() {
     const out = this.#out;
     this.#out = [];
+    if (out.length === 0 && this.#error !== undefined) throw this.#error;
     return out;
+  }
+
+  /** @param {Uint8Array} bytes */
+  #bytes(bytes) {
+    if (bytes.length <= DECODE_SLICE) {
+      this.#text(this.#decoder.decode(bytes, { stream: true }));
+      return;
+    }
+    for (let at = 0; at < bytes.length && this.#error === undefined; at += DECODE_SLICE) {
+      this.#text(this.#decoder.decode(bytes.subarray(at, at + DECODE_SLICE), { stream: true }));
+    }
   }
 
   /** @param {string} text */
   #text(text) {
-    if (text === "") return;
+    const length = text.length;
+    let start = this.#firstLineStart(text);
+    // The next LF and CR at or after `start` (`length` when there is none). Each native search resumes
+    // past the previous hit, so a text is scanned once however many lines it holds.
+    let lf = -1;
+    let cr = -1;
+    while (start < length) {
+      if (lf < start) lf = indexOrLength(text, "\n", start);
+      if (cr < start) cr = indexOrLength(text, "\r", start);
+      const end = Math.min(lf, cr);
+      // The event so far: its data values, a "\n" after each, and this line.
+      const held = this.#data.length + this.#data.count + this.#partial.length;
+      if (end - start > this.#maxEventLength - held) {
+        this.#fail(); // one character more than the event may hold, whatever comes next
+        return;
+      }
+      if (end === length) {
+        this.#partial.push(text.slice(start));
+        return;
+      }
+      let line = text.slice(start, end);
+      if (this.#partial.count > 0) {
+        this.#partial.push(line);
+        line = this.#partial.take();
+      }
+      this.#line(line);
+      start = end + 1;
+      if (end === cr) {
+        if (start === length) {
+          this.#skipLF = true; // the LF of this CRLF may be the next chunk's first character
+        } else if (lf === start) {
+          start += 1; // CRLF is one line end
+        }
+      }
+    }
+  }
+
+  /**
+   * Where the first line of `text` starts: after the stream's leading BOM, or after the LF of a CRLF
+   * whose CR ended the previous chunk.
+   *
+   * @param {string} text
+   */
+  #firstLineStart(text) {
+    if (text === "") return 0;
     let start = 0;
     if (this.#atStart) {
       this.#atStart = false;
@@ -245,32 +456,7 @@ export class SSEParser {
       this.#skipLF = false;
       if (start < text.length && text.charCodeAt(start) === LF) start += 1;
     }
-    const length = text.length;
-    let i = start;
-    while (i < length) {
-      const code = text.charCodeAt(i);
-      if (code !== LF && code !== CR) {
-        i += 1;
-        continue;
-      }
-      let line = text.slice(start, i);
-      if (this.#partial.length > 0) {
-        this.#partial.push(line);
-        line = this.#partial.join("");
-        this.#partial = [];
-      }
-      this.#line(line);
-      i += 1;
-      if (code === CR) {
-        if (i === length) {
-          this.#skipLF = true; // the LF of this CRLF may be the next chunk's first character
-        } else if (text.charCodeAt(i) === LF) {
-          i += 1;
-        }
-      }
-      start = i;
-    }
-    if (start < length) this.#partial.push(text.slice(start));
+    return start;
   }
 
   /** @param {string} line */
@@ -292,7 +478,7 @@ export class SSEParser {
     }
     switch (field) {
       case "data":
-        this.#data += `${value}\n`;
+        this.#data.push(value);
         break;
       case "event":
         this.#type = value;
@@ -313,18 +499,28 @@ export class SSEParser {
 
   #dispatch() {
     this.#lastEventId = this.#idBuffer; // the buffer is not reset: the id persists
-    const data = this.#data;
     const type = this.#type;
-    this.#data = "";
     this.#type = "";
-    if (data === "") return; // a block without data is not dispatched
+    if (this.#data.count === 0) return; // a block without data is not dispatched
     /** @type {SSEEvent} */
-    const event = { event: type || "message", data: data.slice(0, -1), id: this.#lastEventId };
+    const event = { event: type || "message", data: this.#data.take(), id: this.#lastEventId };
     if (this.#pendingRetry !== undefined) {
       event.retry = this.#pendingRetry;
       this.#pendingRetry = undefined;
     }
     this.#out.push(event);
+  }
+
+  /** Stop at an event that is too long: drop it, keep the error for every later call. */
+  #fail() {
+    this.#error = new EventTooLongError(this.#maxEventLength, this.#lastEventId);
+    this.#clear();
+  }
+
+  #clear() {
+    this.#partial.clear();
+    this.#data.clear();
+    this.#type = "";
   }
 }
 
@@ -348,9 +544,13 @@ export class SSEParser {
  * @property {string | null} [errorEvent] The event type the server uses to report a failure: it is
  *   thrown as a `ServerError` (not yielded). `null` yields such events like any other. Default "error".
  * @property {(text: string) => void} [onComment] Called for each comment line (e.g. keep-alives).
+ * @property {number} [maxEventLength] The longest event accepted, in characters: its data lines plus
+ *   the line being read. A longer one throws an `EventTooLongError` and closes the connection.
+ *   Default 4 MiB (4,194,304).
  * @property {typeof fetch} [fetch] The `fetch` to use (default: the global one).
  */
 
+/** The most of an error response's body that is read, in bytes. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
@@ -364,10 +564,12 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  *
  * Error model (each a distinct class; test with `instanceof`):
  * - `HttpError` — non-2xx status or a `Content-Type` other than `text/event-stream`; has `status`,
- *   `body` (text) and `json` (parsed body, or `undefined`). Thrown before any event.
+ *   `body` (the first 64 KiB, as text) and `json` (parsed body, or `undefined`). Thrown before any
+ *   event.
  * - `ServerError` — the server sent an `errorEvent` ("error"): the generation failed on the server.
  * - `ConnectionError` — `reason: "network"` when `fetch` or reading the body failed (connection
  *   refused or dropped), `reason: "incomplete"` when the body ended before `doneEvent`.
+ * - `EventTooLongError` — an event grew past `maxEventLength`; the connection is closed.
  * - Abort (`signal`): rejects with `signal.reason` (`AbortError`), whether aborted before the
  *   response, while waiting for data, or while the consumer holds buffered events.
  *
@@ -380,18 +582,29 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  */
 export async function* streamEvents(url, options = {}) {
   const {
-    method = "POST",
-    body,
-    json,
-    headers,
-    signal,
-    lastEventId,
     doneEvent = "done",
     errorEvent = "error",
     onComment,
+    maxEventLength,
     fetch: fetchImpl = globalThis.fetch,
-    ...init
+    ...requestOptions
   } = options;
+  const parser = new SSEParser({ onComment, maxEventLength });
+  const request = buildRequest(url, requestOptions);
+  const where = String(url);
+  const { signal } = requestOptions;
+  const body = await openStream(fetchImpl, request, { where, signal, parser });
+  yield* readEvents(body, parser, { where, signal, doneEvent, errorEvent });
+}
+
+/**
+ * The request `streamEvents` sends. Built before anything is sent, so that invalid options (a GET
+ * with a body, a bad URL) throw a plain `TypeError` instead of passing for a network failure.
+ *
+ * @param {string | URL} url
+ * @param {StreamOptions} options The request part of the options.
+ */
+function buildRequest(url, { method = "POST", body, json, headers, signal, lastEventId, ...init }) {
   if (body !== undefined && json !== undefined) {
     throw new TypeError("streamEvents: give `body` or `json`, not both");
   }
@@ -403,12 +616,7 @@ export async function* streamEvents(url, options = {}) {
     requestBody = JSON.stringify(json);
     if (!requestHeaders.has("content-type")) requestHeaders.set("content-type", "application/json");
   }
-  const parser = new SSEParser({ onComment });
-  const where = String(url);
-
-  // Built first so that invalid options (a GET with a body, a bad URL) throw a plain TypeError
-  // here instead of passing for a network failure.
-  const request = new Request(url, {
+  return new Request(url, {
     cache: "no-store",
     ...init,
     method,
@@ -416,6 +624,18 @@ export async function* streamEvents(url, options = {}) {
     body: requestBody,
     signal,
   });
+}
+
+/**
+ * Send the request and return the body of its event-stream response. Anything else throws: an
+ * `HttpError` (with the start of the body), a `ConnectionError`, or the abort reason.
+ *
+ * @param {typeof fetch} fetchImpl
+ * @param {Request} request
+ * @param {{ where: string, signal: AbortSignal | undefined, parser: SSEParser }} context
+ * @returns {Promise<ReadableStream<Uint8Array>>}
+ */
+async function openStream(fetchImpl, request, { where, signal, parser }) {
   /** @type {Response} */
   let response;
   try {
@@ -423,7 +643,6 @@ export async function* streamEvents(url, options = {}) {
   } catch (error) {
     throw signal?.aborted ? signal.reason : networkError(error, where, parser);
   }
-
   if (!response.ok || !isEventStream(response.headers.get("content-type"))) {
     const text = await readText(response, signal);
     throw new HttpError({
@@ -438,8 +657,22 @@ export async function* streamEvents(url, options = {}) {
   if (response.body === null) {
     throw new ConnectionError("incomplete", `no body from ${where}`, parser.lastEventId);
   }
+  return response.body;
+}
 
-  const reader = response.body.getReader();
+/**
+ * Yield the events of an event-stream body until its done event, its end or a failure, and close
+ * the connection on any early exit. Kept apart from the request, so that the transport can change
+ * (another request, a resume) while the reading and the error model stay the same.
+ *
+ * @param {ReadableStream<Uint8Array>} body
+ * @param {SSEParser} parser
+ * @param {{ where: string, signal: AbortSignal | undefined, doneEvent: string | null,
+ *   errorEvent: string | null }} context
+ * @returns {AsyncGenerator<SSEEvent, void, undefined>}
+ */
+async function* readEvents(body, parser, { where, signal, doneEvent, errorEvent }) {
+  const reader = body.getReader();
   let finished = false;
   try {
     for (;;) {
@@ -451,13 +684,14 @@ export async function* streamEvents(url, options = {}) {
         finished = true; // the stream has errored: nothing left to cancel
         throw signal?.aborted ? signal.reason : networkError(error, where, parser);
       }
-      const events = result.done ? parser.end() : parser.feed(result.value);
-      for (const event of events) {
+      for (const event of parseRead(parser, result, where)) {
         signal?.throwIfAborted();
         if (errorEvent !== null && event.event === errorEvent) throw new ServerError(event);
         yield event;
         if (doneEvent !== null && event.event === doneEvent) return;
       }
+      // The read also met an event too long: stop now, not after waiting for another read.
+      if (parser.error !== undefined) throw tooLong(parser.error, where);
       if (result.done) {
         finished = true;
         if (doneEvent !== null) {
@@ -474,6 +708,30 @@ export async function* streamEvents(url, options = {}) {
     // Early exit (break, return, throw, done event): close the connection so the server stops.
     if (!finished) reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * The events one read completes; the parser's `EventTooLongError` is thrown again naming the URL.
+ *
+ * @param {SSEParser} parser
+ * @param {ReadableStreamReadResult<Uint8Array>} result
+ * @param {string} where
+ */
+function parseRead(parser, result, where) {
+  try {
+    return result.done ? parser.end() : parser.feed(result.value);
+  } catch (error) {
+    if (error instanceof EventTooLongError) throw tooLong(error, where);
+    throw error;
+  }
+}
+
+/**
+ * @param {EventTooLongError} error
+ * @param {string} where
+ */
+function tooLong(error, where) {
+  return new EventTooLongError(error.maxEventLength, error.lastEventId, where);
 }
 
 /**
@@ -497,7 +755,8 @@ function networkError(error, where, parser) {
 }
 
 /**
- * Read at most `ERROR_BODY_LIMIT` bytes of an error response as text, then close it.
+ * The first `ERROR_BODY_LIMIT` bytes of an error response, as text; the rest is never read: the body
+ * is cancelled, which closes the connection. A UTF-8 sequence cut by the limit is dropped.
  *
  * @param {Response} response
  * @param {AbortSignal | undefined} signal
@@ -509,14 +768,17 @@ async function readText(response, signal) {
   let text = "";
   let size = 0;
   try {
-    while (size < ERROR_BODY_LIMIT) {
+    for (;;) {
       const { done, value } = await reader.read();
       if (done) return text + decoder.decode();
+      const room = ERROR_BODY_LIMIT - size;
+      if (value.byteLength >= room) {
+        reader.cancel().catch(() => {});
+        return text + decoder.decode(value.subarray(0, room), { stream: true });
+      }
       size += value.byteLength;
       text += decoder.decode(value, { stream: true });
     }
-    reader.cancel().catch(() => {});
-    return text + decoder.decode();
   } catch {
     if (signal?.aborted) throw signal.reason;
     return text; // the error response itself broke off: report what arrived

@@ -2,8 +2,8 @@
 
 All streaming behaviour — heartbeat, coalescing, send timeout, closing the
 producer on disconnect, HEAD, error events, shutdown — is the core
-:class:`ssekit.EventStreamResponse`. This module makes it a Litestar
-:class:`~litestar.response.Response`, which a handler returns and annotates
+[`EventStreamResponse`][ssekit.EventStreamResponse]. This module makes it a Litestar
+``litestar.response.Response``, which a handler returns and annotates
 as usual; Litestar then hands it the layered headers, cookies and background
 tasks (a returned bare ASGI app would skip them), and its ASGI form serves the
 core response with them.
@@ -36,7 +36,7 @@ class EventSourceResponse(Response[Producer]):
     """Stream ``content`` (events, seed-style dicts or bytes) as ``text/event-stream``.
 
     ``content`` is an async iterable, or a sync one (run in a worker thread).
-    ``**options`` are those of :class:`ssekit.EventStreamResponse` (``ping``,
+    ``**options`` are those of [`EventStreamResponse`][ssekit.EventStreamResponse] (``ping``,
     ``send_timeout``, ``prefetch``, ``error_event``, ``error_formatter``,
     ``finished_id``, ``shutdown``, ``max_buffer``) and are checked here. As with
     any Litestar response, ``status_code=None`` takes the handler's (``201`` for

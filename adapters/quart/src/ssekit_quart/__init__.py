@@ -2,7 +2,7 @@
 
 Quart cannot return or mount an ASGI app: it sends a response's status and
 headers, then writes the body itself by iterating it. The core serves exactly
-that shape (:meth:`ssekit.EventStreamResponse.pull`): status, headers, and a
+that shape ([`EventStreamResponse.pull`][ssekit.EventStreamResponse.pull]): status, headers, and a
 body that carries the heartbeat, coalescing, send timeout, shutdown, ``HEAD``
 and ``finished_id``, and that cancels and closes the producer when Quart
 cancels or closes it (a client that left). This module only translates it:
@@ -10,7 +10,7 @@ bytes headers to Quart's, the response timeout lifted (Quart cuts a stream at
 ``RESPONSE_TIMEOUT``, 60 s by default), the request context kept open for the
 producer (what ``stream_with_context`` does), and a client that left as its
 request was read dropped before the body starts (see
-:func:`_cancellation_swallowed`).
+``_cancellation_swallowed``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ __all__ = ["sse_response"]
 
 
 def sse_response(events: Producer, **options: Any) -> Response:
-    """A Quart :class:`~quart.Response` streaming ``events`` as ``text/event-stream``.
+    """A Quart ``quart.Response`` streaming ``events`` as ``text/event-stream``.
 
     ``events`` is an async iterable, or a sync one (run in a worker thread), of
     events, seed-style dicts or bytes. ``**options`` are those of
-    :class:`ssekit.EventStreamResponse`, checked here; ``prefetch=True`` is
+    [`EventStreamResponse`][ssekit.EventStreamResponse], checked here; ``prefetch=True`` is
     refused, because Quart sends the status before it reads the body. Call it in
     a request handler.
     """

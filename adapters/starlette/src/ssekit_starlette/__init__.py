@@ -2,8 +2,8 @@
 
 All streaming behaviour — heartbeat, coalescing, send timeout, closing the
 producer on disconnect, HEAD, error events, shutdown — is the core
-:class:`ssekit.EventStreamResponse`; this module only gives it the shape of a
-Starlette :class:`~starlette.responses.Response`, so FastAPI serves it (a bare
+[`EventStreamResponse`][ssekit.EventStreamResponse]; this module only gives it the shape of a
+Starlette ``starlette.responses.Response``, so FastAPI serves it (a bare
 ASGI callable returned from FastAPI becomes ``200 {}``), middleware, background
 tasks and headers set by the framework apply, and it can be FastAPI's
 ``response_class``.
@@ -27,7 +27,7 @@ class EventSourceResponse(Response):
     """Stream ``content`` (events, seed-style dicts or bytes) as ``text/event-stream``.
 
     ``content`` is an async iterable, or a sync one (run in a worker thread).
-    ``**options`` are those of :class:`ssekit.EventStreamResponse` (``ping``,
+    ``**options`` are those of [`EventStreamResponse`][ssekit.EventStreamResponse] (``ping``,
     ``send_timeout``, ``prefetch``, ``error_event``, ``error_formatter``,
     ``finished_id``, ``shutdown``, ``max_buffer``) and are checked here, so a bad
     one fails in the endpoint rather than mid-response. Headers added later

@@ -9,6 +9,10 @@
 // Each bubble's data-state is one of: streaming, done, stopped, server-error (the server sent an
 // `error` event), connection-lost (the connection dropped before `done`), refused (the server refused
 // the request).
+//
+// The form says what happened to the message too: a counter of characters against the input's
+// maxlength, a notice when pasted or typed text was cut to that limit (the browser cuts it without a
+// word), and the server's reason when /turn refuses the message (htmx swaps nothing on a 4xx/5xx).
 
 import { ConnectionError, HttpError, ServerError, openEventSource, streamEvents } from "/static/sse-client.js";
 
@@ -16,6 +20,9 @@ const form = /** @type {HTMLFormElement} */ (document.getElementById("ask"));
 const input = /** @type {HTMLInputElement} */ (document.getElementById("message"));
 const send = /** @type {HTMLButtonElement} */ (document.getElementById("send"));
 const stop = /** @type {HTMLButtonElement} */ (document.getElementById("stop"));
+const count = /** @type {HTMLElement} */ (document.getElementById("message-count"));
+const notice = /** @type {HTMLElement} */ (document.getElementById("message-notice"));
+const formError = /** @type {HTMLElement} */ (document.getElementById("form-error"));
 
 /** Stops the stream in flight, if any. @type {(() => void) | null} */
 let stopCurrent = null;
@@ -120,9 +127,57 @@ document.body.addEventListener("htmx:load", (event) => {
   }
 });
 
-// Clear the input once the turn is accepted; keep the chosen transport.
-form.addEventListener("htmx:afterRequest", (event) => {
-  if (/** @type {CustomEvent} */ (event).detail.successful) input.value = "";
+/** @param {number} n */
+const formatted = (n) => n.toLocaleString("en-US");
+
+function showCount() {
+  count.textContent = `${formatted(input.value.length)} / ${formatted(input.maxLength)} characters`;
+}
+
+// The browser cuts text inserted past maxlength silently: say so. `beforeinput` sees the whole
+// text (pasted, dropped or typed) before the cut; the notice is shown once the input is full.
+/** The length of the text being inserted, if it does not fit. @type {number | null} */
+let cutFrom = null;
+input.addEventListener("beforeinput", (event) => {
+  const inserted = event.data ?? event.dataTransfer?.getData("text/plain") ?? "";
+  const selected = (input.selectionEnd ?? 0) - (input.selectionStart ?? 0);
+  const room = input.maxLength - (input.value.length - selected);
+  cutFrom = inserted.length > room ? inserted.length : null;
 });
+input.addEventListener("input", () => {
+  showCount();
+  if (cutFrom !== null && input.value.length >= input.maxLength) {
+    notice.textContent =
+      `Your text (${formatted(cutFrom)} characters) was cut to the ` +
+      `${formatted(input.maxLength)}-character limit.`;
+  }
+  cutFrom = null;
+});
+
+/** @param {string} text */
+function showFormError(text) {
+  formError.textContent = text;
+}
+
+form.addEventListener("htmx:beforeRequest", () => showFormError(""));
+
+// Clear the input once the turn is accepted (keep the chosen transport); otherwise say why not.
+form.addEventListener("htmx:afterRequest", (event) => {
+  const { successful, xhr } = /** @type {CustomEvent} */ (event).detail;
+  if (successful) {
+    input.value = "";
+    notice.textContent = "";
+    showCount();
+  } else if (xhr.status) {
+    const reason = String(xhr.responseText || xhr.statusText).trim().slice(0, 300);
+    showFormError(`Not sent: the server refused the message (HTTP ${xhr.status}): ${reason}`);
+  }
+});
+
+form.addEventListener("htmx:sendError", () => {
+  showFormError("Not sent: the server could not be reached.");
+});
+
+showCount();
 
 stop.addEventListener("click", () => stopCurrent?.());

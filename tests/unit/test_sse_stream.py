@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -12,7 +14,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from ssekit import sse_stream
+from ssekit import AsyncSimpleBot, sse_stream
 
 
 class Bot:
@@ -211,10 +213,10 @@ async def test_a_failing_formatter_falls_back_to_the_class_name() -> None:
 
 @pytest.mark.parametrize("name", ["event_type", "done_event", "error_event"])
 @pytest.mark.parametrize("bad", ["", "a\nevent: forged", "x\r", "nul\0"])
-async def test_event_names_are_validated(name: str, bad: str) -> None:
+def test_event_names_are_validated(name: str, bad: str) -> None:
     bot = Bot(["a"])
     with pytest.raises(ValueError, match=f"^{name} must not"):
-        await collect(sse_stream(bot, ["q"], **{name: bad}))  # type: ignore[arg-type]
+        sse_stream(bot, ["q"], **{name: bad})  # type: ignore[arg-type]  # raised by the call
     assert bot.received is None  # refused before the bot was called
 
 
@@ -241,7 +243,7 @@ async def test_consumer_stopping_early_closes_the_bot_before_aclose_returns() ->
     stream = sse_stream(bot, ["q"])
     assert await anext(stream) == {"event": "message", "data": "a"}
     assert not bot.finally_ran
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     assert bot.finally_ran
     assert bot.yielded == 0  # closed at its first yield: nothing more was produced
 
@@ -266,7 +268,7 @@ def test_cancelling_a_consumer_closes_the_bot_even_if_its_finally_awaits(backend
 
     async def scenario() -> None:
         with anyio.move_on_after(0.05):
-            async with aclosing(sse_stream(bot, ["q"])) as stream:  # type: ignore[type-var]
+            async with aclosing(sse_stream(bot, ["q"])) as stream:
                 async for _ in stream:
                     await anyio.sleep_forever()  # the consumer is busy, e.g. sending
         assert bot.finally_ran  # already, when the cancelled block has been left
@@ -308,3 +310,136 @@ async def test_llamabot_style_bot_works_unchanged() -> None:
     events = await collect(sse_stream(make(), ["hi there"]))
     assert "".join(e["data"] for e in events if e["event"] == "message") == "hi there "
     assert events[-1] == {"event": "done", "data": ""}
+
+
+# -- Programming errors are refused when sse_stream is called, not sent to the end user --
+
+
+def test_a_dict_as_messages_is_refused_not_streamed_as_its_keys() -> None:
+    """The day-one mistake: one role/content dict instead of a list of them."""
+    bot = AsyncSimpleBot("be brief", stream_target="none")
+    with pytest.raises(
+        TypeError, match=r"^messages must be a str or a list of messages, not a dict"
+    ):
+        sse_stream(bot, {"role": "user", "content": "hi"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [{"hi"}, frozenset({"hi"}), b"hi", bytearray(b"hi"), memoryview(b"hi"), None, 42, iter(["hi"])],
+    ids=["set", "frozenset", "bytes", "bytearray", "memoryview", "None", "int", "iterator"],
+)
+def test_messages_that_are_not_a_str_or_a_sequence_are_refused(messages: object) -> None:
+    bot = Bot(["a"])
+    with pytest.raises(TypeError, match=r"^messages must be a str or a list or tuple of messages"):
+        sse_stream(bot, messages)  # type: ignore[arg-type]
+    assert bot.received is None
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (None, "not NoneType"),
+        (b"hi", "not bytes"),
+        (["nested"], "not list"),
+        (frozenset({"a"}), "not frozenset"),
+        (3, "not int"),
+        ({"text": "hi"}, "a dict without 'role' and 'content'"),
+        ({"role": "user"}, "a dict without 'role' and 'content'"),
+    ],
+)
+def test_a_message_no_bot_can_mean_is_refused(message: object, problem: str) -> None:
+    with pytest.raises(TypeError, match=rf"^messages\[1\] .*{re.escape(problem)}"):
+        sse_stream(Bot(["a"]), ["fine", message])
+
+
+async def test_a_tuple_of_role_content_dicts_and_a_bots_own_message_objects_pass() -> None:
+    class HumanMessage:  # llamabot's bots take their own message objects too
+        content = "hello"
+
+    own = HumanMessage()
+    bot = Bot(["a"])
+    messages = ({"role": "user", "content": "hi"}, "plain", own)
+    assert await collect(sse_stream(bot, messages)) == [
+        {"event": "message", "data": "a"},
+        {"event": "done", "data": ""},
+    ]
+    assert bot.received == messages
+
+
+def test_a_bot_without_stream_async_is_refused() -> None:
+    class NotABot:
+        def stream(self, *messages: str) -> AsyncIterator[str]:
+            raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match=r"^bot must have a stream_async\(\*messages\) method"):
+        sse_stream(NotABot(), ["hi"])  # type: ignore[arg-type]
+
+
+def test_a_stream_async_that_is_not_callable_is_refused() -> None:
+    class Attribute:
+        stream_async = "not a method"
+
+    with pytest.raises(TypeError, match=r"^bot\.stream_async must be callable, not str"):
+        sse_stream(Attribute(), ["hi"])  # type: ignore[arg-type]
+
+
+def test_a_sync_generator_stream_async_is_refused() -> None:
+    class SyncBot:
+        def stream_async(self, *messages: str) -> Iterator[str]:
+            yield "a"
+
+    with pytest.raises(TypeError, match=r"^bot\.stream_async is a sync generator function"):
+        sse_stream(SyncBot(), ["hi"])  # type: ignore[arg-type]
+
+
+def test_an_async_function_returning_a_coroutine_is_refused() -> None:
+    class CoroutineBot:
+        async def stream_async(self, *messages: str) -> list[str]:
+            return ["a"]
+
+    with pytest.raises(TypeError, match=r"^bot\.stream_async is an async function that returns"):
+        sse_stream(CoroutineBot(), ["hi"])  # type: ignore[arg-type]
+
+
+def test_a_formatter_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"^error_formatter must be callable, not str"):
+        sse_stream(Bot(["a"]), ["hi"], error_formatter="oops")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("returned", ["list", "generator"])
+async def test_a_plain_stream_async_returning_no_async_iterator_raises_at_the_first_anext(
+    returned: str,
+) -> None:
+    """It could not be told before calling it: the first ``anext`` raises, no event is sent."""
+    closed: list[bool] = []
+
+    def chunks() -> Iterator[str]:
+        try:
+            yield "a"
+        finally:
+            closed.append(True)
+
+    class PlainBot:
+        def stream_async(self, *messages: str) -> object:
+            if returned == "list":
+                return ["a", "b"]
+            started = chunks()
+            next(started)  # started, so that closing it runs its finally
+            return started
+
+    stream = sse_stream(PlainBot(), ["hi"])  # type: ignore[arg-type]
+    name = "list" if returned == "list" else "generator"
+    with pytest.raises(TypeError, match=rf"^bot\.stream_async returned {name}, not an async"):
+        await anext(stream)
+    assert closed == ([] if returned == "list" else [True])
+
+
+async def test_sse_stream_is_a_plain_function_returning_an_async_generator() -> None:
+    """Validation runs when it is called; the caller still iterates the result."""
+    assert not inspect.isasyncgenfunction(sse_stream)
+    bot = Bot(["a"])
+    stream = sse_stream(bot, ["hi"])
+    assert inspect.isasyncgen(stream)
+    await stream.aclose()  # never started: the bot was never called
+    assert bot.received is None
