@@ -25,6 +25,7 @@ from ._exceptions import ClientGone
 from ._loops import current_loop
 from ._options import StreamOptions, check_options, prefetch_window
 from ._producer import Producer, check_producer, close_producer
+from ._shutdown_hook import shutting_down_answer
 
 __all__ = ["EARLY_ERROR_STATUS", "EventStreamResponse", "PulledResponse", "event_stream_bytes"]
 
@@ -150,6 +151,14 @@ async def _chunks(stream: EventStream) -> AsyncGenerator[bytes, None]:
                 return  # closed: leave the block normally, which closes the producer
 
 
+async def _only(body: bytes, events: Producer) -> AsyncGenerator[bytes, None]:
+    """A body that is not a stream (the shutdown's `503`), closing the unrun producer."""
+    try:
+        yield body
+    finally:
+        await close_producer(events)
+
+
 def event_stream_bytes(
     events: Producer, **options: Unpack[StreamOptions]
 ) -> AsyncGenerator[bytes, None]:
@@ -178,7 +187,9 @@ class EventStreamResponse:
     The producer is cancelled and closed (its `finally` has run) when the client
     disconnects, stops reading, the server cancels the request, or the stream
     ends; `HEAD` gets the headers only and the producer is closed unrun; a
-    reconnect whose `Last-Event-ID` is `finished_id` gets `204 No Content`.
+    reconnect whose `Last-Event-ID` is `finished_id` gets `204 No Content`; once
+    the `shutdown` signal is set, a request gets `503` with `Retry-After` and a
+    JSON error, and the producer is closed unrun.
     """
 
     __slots__ = ("_events", "_options", "_served", "raw_headers", "status_code")
@@ -229,6 +240,10 @@ class EventStreamResponse:
             return 204
         return self.status_code if scope.get("method") == "HEAD" else None
 
+    def _shutting_down(self) -> bool:
+        shutdown = self._options["shutdown"]
+        return shutdown is not None and shutdown.is_set()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await refuse_non_http(scope, receive, send)
@@ -237,6 +252,10 @@ class EventStreamResponse:
         if status is not None:
             await close_producer(self._events)
             await send_status(send, status, headers=self.raw_headers if status != 204 else ())
+            return
+        if self._shutting_down():  # not a stream that would end at once: come back elsewhere
+            await close_producer(self._events)
+            await send_status(send, *shutting_down_answer())
             return
         connection = _Connection(receive, send)
         stream = EventStream._checked(self._events, self._options)
@@ -275,5 +294,8 @@ class EventStreamResponse:
         if status is not None:
             headers = self.raw_headers if status != 204 else []
             return PulledResponse(status, headers, _Body(self._events, None))
+        if self._shutting_down():
+            status, body, headers = shutting_down_answer()
+            return PulledResponse(status, headers, _Body(self._events, _only(body, self._events)))
         chunks = _chunks(EventStream._checked(self._events, self._options))
         return PulledResponse(self.status_code, self.raw_headers, _Body(self._events, chunks))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 import anyio
+
+from . import _shutdown_hook
 
 if TYPE_CHECKING:
     from ._engine import EventStream
 
 __all__ = ["ShutdownSignal"]
+
+ASGIApp = _shutdown_hook.ASGIApp
 
 
 class ShutdownSignal:
@@ -58,6 +63,33 @@ class ShutdownSignal:
         if self._streams:
             self._drained = anyio.Event()
             await self._drained.wait()
+
+    # -- hearing the server's stop from inside the app (see docs/deployment.md) ------------
+
+    def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
+        """A lifespan that sets this signal as soon as the server is told to stop.
+
+        `Starlette(lifespan=shutdown.lifespan)`, `FastAPI(lifespan=shutdown.lifespan)`,
+        `Litestar(lifespan=[shutdown.lifespan])`, or `async with shutdown.lifespan():`
+        inside your own. While it runs, SIGTERM and SIGINT first schedule `set()`, then
+        reach the server's own handler: the server stops as usual, and open streams end
+        within `grace` instead of holding its graceful shutdown up. `app` is ignored
+        (frameworks pass it).
+        """
+        return _shutdown_hook.lifespan(self)
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` (any ASGI app) with this signal hooked to the server's stop, as `lifespan`.
+
+        Hooked at lifespan startup, or at the first request when the server sends
+        no lifespan events.
+        """
+        return _shutdown_hook.HookedApp(app, self)
+
+    @property
+    def readiness(self) -> ASGIApp:
+        """An ASGI endpoint for a readiness probe: `200` until this signal is set, then `503`."""
+        return _shutdown_hook.Readiness(self)
 
     def _register(self, stream: EventStream) -> None:
         """A stream starts: end it with the others (at once if the signal is already set)."""
