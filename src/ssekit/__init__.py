@@ -18,6 +18,7 @@ from ._options import StreamOptions, check_options
 from ._producer import Item, Producer, close_producer
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
+from ._serve import serve
 from ._shutdown import ShutdownSignal
 from ._sse_stream import StreamingBot, sse_stream
 
@@ -52,6 +53,7 @@ __all__ = [
     "format_error",
     "last_event_id",
     "redact",
+    "serve",
     "sse_stream",
     "warm_up",
 ]
