@@ -11,28 +11,25 @@ streaming at once (the page shows why) and exits with status 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import importlib.util
-import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Any
 
+from ._asgi import Message, Receive, Send
 from ._bot import AsyncSimpleBot, load_litellm, warm_up
+from ._serve import serve as run_server
 from ._shutdown import ShutdownSignal
 from .demo import FRAMEWORKS, ASGIApp, FrameworkMissing, check_framework, demo_app
-
-if TYPE_CHECKING:
-    import uvicorn
 
 __all__ = ["main"]
 
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer in a few sentences."
-#: How long uvicorn waits for open connections once stopping (streams end at once anyway).
+#: How long the server waits for open connections once stopping (streams end at once anyway).
 GRACEFUL_SHUTDOWN_SECONDS = 3
 _USAGE_ERROR = 2
 
@@ -109,7 +106,15 @@ def serve(*, model: str | None, system: str, host: str, port: int, framework: st
         bound_port = sock.getsockname()[1]
         url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
         banner = f"ssekit demo on {url} (model {bot.model_name}, framework {framework})"
-        asyncio.run(_run(app, sock, shutdown, f"{banner} — Ctrl-C to stop"))
+        sock.listen()  # requests wait in the backlog until the server takes them
+        run_server(
+            _announced(app, f"{banner} — Ctrl-C to stop"),
+            shutdown=shutdown,
+            sock=sock,
+            graceful_timeout=GRACEFUL_SHUTDOWN_SECONDS,
+            log_level="warning",
+            access_log=False,
+        )
     print("ssekit demo stopped.", flush=True)
     return 0
 
@@ -152,51 +157,25 @@ def _check_key(litellm: ModuleType, model: str) -> None:
         )
 
 
-async def _run(app: ASGIApp, sock: socket.socket, shutdown: ShutdownSignal, banner: str) -> None:
-    import uvicorn
+def _announced(app: ASGIApp, banner: str) -> ASGIApp:
+    """`app`, warming litellm up as the server starts, then printing `banner` once it has."""
 
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    await warm_up()
-    await _demo_server(config, shutdown, banner).serve(sockets=[sock])
+    async def announced(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
 
+        async def warmed_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await warm_up()
+            return message
 
-def _demo_server(
-    config: uvicorn.Config, shutdown_signal: ShutdownSignal, banner: str
-) -> uvicorn.Server:
-    import uvicorn
-
-    class DemoServer(uvicorn.Server):
-        """uvicorn, ending open event streams as soon as it is asked to stop.
-
-        uvicorn waits for open connections before it shuts down, and an event
-        stream stays open; the shutdown signal ends every stream at once (the
-        recipe of docs/serving.md). A stop asked for is a normal exit: the
-        signal is not raised again afterwards. The banner is printed once the
-        server accepts connections.
-        """
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if not self.should_exit:
+        async def announcing_send(message: Message) -> None:
+            await send(message)
+            if message["type"] == "lifespan.startup.complete":
                 print(banner, flush=True)
 
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            shutdown_signal.set()
-            await super().shutdown(sockets)
+        await app(scope, warmed_receive, announcing_send)
 
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            handled = (signal.SIGINT, signal.SIGTERM)
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    return DemoServer(config)
+    return announced
