@@ -1,0 +1,168 @@
+"""Real server processes for shutdown tests: start one, stream from it, signal it by PID.
+
+[launched][tests.support.processes.launched] starts a command (`{port}` in it is
+replaced by a free port) with its output going to a file, waits until it
+listens, and kills it at the end if it is still running. [Stream] reads one
+streamed request with httpx-sse in a thread, so a test can hold many open while
+it sends the signal. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx_sse
+
+from tests.parsers import Parsed
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Generous: several processes may start at once on two shared cores.
+START_TIMEOUT = 60.0
+#: How long a stream may take to show its first event.
+FIRST_EVENT_TIMEOUT = 30.0
+
+
+@dataclass
+class Launched:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text("utf-8", errors="replace")
+
+    def send(self, number: signal.Signals = signal.SIGTERM) -> float:
+        """Send `number` to the process by its PID; returns when (`time.monotonic()`)."""
+        sent = time.monotonic()
+        os.kill(self.process.pid, number)
+        return sent
+
+    def exit_after(self, sent: float, timeout: float) -> tuple[int | None, float]:
+        """Its exit status and the seconds from `sent` to its exit (status `None`: still
+        running after `timeout`)."""
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None, time.monotonic() - sent
+        return status, time.monotonic() - sent
+
+
+def python(code: str) -> list[str]:
+    """A command running `code` in this interpreter (from the repository's root)."""
+    return [sys.executable, "-c", code]
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (uvicorn, hypercorn, granian)."""
+    path = Path(sys.executable).parent / name
+    assert path.exists(), f"{name} is not installed in {path.parent}: uv sync"
+    return str(path)
+
+
+@contextlib.contextmanager
+def launched(
+    command: list[str], directory: Path, env: dict[str, str] | None = None
+) -> Iterator[Launched]:
+    port = free_port()
+    log = directory / f"server-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [part.replace("{port}", str(port)) for part in command],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,  # its own process group: its workers are ended with it
+        )
+    running = Launched(process, port, log)
+    try:
+        _wait_for_port(running)
+        yield running
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group this test started, nothing else
+        process.wait(10)
+
+
+def _wait_for_port(running: Launched) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise AssertionError(f"the server exited at start: {running.output()}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", running.port), 0.2),
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not listen within {START_TIMEOUT}s: {running.output()}")
+
+
+class Stream(threading.Thread):
+    """One request read to its end in a thread: status, headers, events (httpx-sse), error."""
+
+    def __init__(
+        self, url: str, *, method: str = "GET", json: Any = None, client: httpx.Client | None = None
+    ) -> None:
+        super().__init__(daemon=True)
+        self.url, self.method, self.json, self.client = url, method, json, client
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.events: list[Parsed] = []
+        self.body = b""
+        self.error: str | None = None
+        self.first_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with (
+                (
+                    contextlib.nullcontext(self.client) if self.client else httpx.Client(timeout=30)
+                ) as client,
+                client.stream(self.method, self.url, json=self.json) as response,
+            ):
+                self.status, self.headers = response.status_code, dict(response.headers)
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    self.body = response.read()
+                    return
+                for sse in httpx_sse.EventSource(response).iter_sse():
+                    self.events.append(Parsed(sse.event, sse.data, sse.id or None))
+                    self.first_event.set()
+        except httpx.HTTPError as exc:
+            self.error = repr(exc)
+        finally:
+            self.first_event.set()
+
+    def started(self) -> Stream:
+        """Start it and wait for its first event (or its end)."""
+        self.start()
+        assert self.first_event.wait(FIRST_EVENT_TIMEOUT), f"{self.url}: no first event"
+        assert self.error is None, f"{self.url}: {self.error}"
+        return self
+
+    def ended(self, timeout: float) -> Stream:
+        self.join(timeout)
+        assert not self.is_alive(), f"{self.url}: still streaming after {timeout}s"
+        return self
+
+    @property
+    def final(self) -> Parsed | None:
+        """The last event, if the response ended cleanly (a cut one has an `error`)."""
+        return self.events[-1] if self.events and self.error is None else None

@@ -1,0 +1,371 @@
+"""Stopping a server with open streams, as users stop one: real processes, signals sent by PID.
+
+The app is `tests/support/serve_app.py` (its `SHUTDOWN` has `grace` = `GRACE`).
+Each test starts a server process, opens streams (httpx-sse reads them), sends
+SIGTERM or SIGINT, and checks how every stream ended and when the process
+exited. An open stream that cannot finish must end with the shutdown's error
+event, an answer that can finish within the grace must finish, and the
+process must exit well before any server timeout would have cut them.
+
+- `ssekit.serve(...)` on uvicorn, hypercorn (asyncio and trio) and uvicorn
+  with worker processes; its last backstop against a producer that ignores
+  cancellation;
+- the hook inside the app (`ShutdownSignal.wrap` / `.lifespan`) under each
+  server's own command line, and the same app without it (the control);
+- uvicorn's `--reload` with a stream open;
+- a rolling update: requests that still arrive after SIGTERM get a clean `503`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.rawclient import RawClient
+from tests.support.processes import Launched, Stream, launched, python, tool
+
+GRACE = 2.0
+ENV = {"SERVE_APP_GRACE": str(GRACE)}
+#: A stream that never finishes by itself.
+ENDLESS = "/stream?tokens=-1&pause=0.05"
+#: An answer that finishes in about 1 s: within the grace.
+IN_FLIGHT = "/stream?tokens=10&pause=0.1"
+SHUTTING_DOWN = ("error", "the server is shutting down")
+#: From the signal to the last stream's end: the grace, plus time to write the last event.
+STREAMS_END_WITHIN = GRACE + 1.5
+#: From the signal to the process's exit: well before `graceful_timeout` (grace + 5 s).
+EXITS_WITHIN = GRACE + 3.0
+SERVE = (
+    "import ssekit\n"
+    "from tests.support.serve_app import app, SHUTDOWN\n"
+    "ssekit.serve(app, shutdown=SHUTDOWN, port={{port}}, server={server!r}, {options})\n"
+)
+#: The servers `ssekit.serve` runs, and the option that quiets each one's log.
+QUIET = {
+    "uvicorn": "log_level='warning'",
+    "hypercorn": "loglevel='WARNING'",
+    "hypercorn-trio": "loglevel='WARNING'",
+}
+
+
+def serve_command(server: str, options: str = "") -> list[str]:
+    return python(
+        SERVE.format(server=server, options=", ".join(filter(None, [QUIET[server], options])))
+    )
+
+
+def open_streams(running: Launched, endless: int = 3) -> tuple[list[Stream], list[Stream]]:
+    """`endless` streams that never finish, and two answers that finish within the grace
+    (one a `chat_app` POST); each has shown its first event."""
+    streams = [Stream(running.url + ENDLESS).started() for _ in range(endless)]
+    chat = Stream(running.url + "/chat", method="POST", json={"messages": ["a b c d e f g h i j"]})
+    answers = [Stream(running.url + IN_FLIGHT).started(), chat.started()]
+    return streams, answers
+
+
+def check_clean_ends(endless: list[Stream], answers: list[Stream], sent: float) -> None:
+    for stream in [*endless, *answers]:
+        stream.ended(STREAMS_END_WITHIN + 5)
+    ended = time.monotonic() - sent
+    for stream in endless:
+        assert stream.status == 200 and stream.final is not None, stream.error
+        assert (stream.final.event, stream.final.data) == SHUTTING_DOWN
+    for answer in answers:
+        assert answer.final is not None and answer.final.event == "done", answer.error
+    assert [event.data for event in answers[0].events[:-1]] == [f"token {n}" for n in range(10)]
+    assert ended < STREAMS_END_WITHIN, f"the streams ended {ended:.2f}s after the signal"
+
+
+def check_exit(running: Launched, sent: float, statuses: tuple[int, ...] = (0,)) -> float:
+    status, took = running.exit_after(sent, EXITS_WITHIN + 10)
+    assert status in statuses, f"exit status {status} after {took:.2f}s: {running.output()}"
+    assert took < EXITS_WITHIN, f"exited {took:.2f}s after the signal"
+    return took
+
+
+def producers_closed(running: Launched) -> int:
+    return running.output().count("closed /")
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "hypercorn-trio"])
+def test_serve_ends_open_streams_then_exits(
+    tmp_path: Path, server: str, number: signal.Signals
+) -> None:
+    with launched(serve_command(server), tmp_path, ENV) as running:
+        endless, answers = open_streams(running)
+        sent = running.send(number)
+        check_clean_ends(endless, answers, sent)
+        check_exit(running, sent)
+        assert producers_closed(running) == 5
+        assert "Traceback" not in running.output()
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
+def test_the_last_backstop_ends_a_process_whose_producer_ignores_cancellation(
+    tmp_path: Path, server: str
+) -> None:
+    graceful_timeout = GRACE + 1
+    deadline = graceful_timeout + 5  # the margin: what a producer's `finally` may take
+    with launched(
+        serve_command(server, f"graceful_timeout={graceful_timeout}"), tmp_path, ENV
+    ) as running:
+        stubborn = Stream(running.url + "/stubborn").started()
+        sent = running.send(signal.SIGTERM)
+        status, took = running.exit_after(sent, deadline + 10)
+        stubborn.ended(5)
+    assert status == 1, running.output()
+    assert deadline - 0.5 < took < deadline + 3
+    assert (
+        f"ssekit.serve: still running {deadline:g} s after the shutdown began" in running.output()
+    )
+
+
+def test_serve_with_workers_ends_the_streams_of_every_worker(tmp_path: Path) -> None:
+    code = (
+        "import ssekit\n"
+        "ssekit.serve('tests.support.serve_app:hooked', port={port}, workers=2,"
+        f" graceful_timeout={GRACE + 5}, log_level='warning')\n"
+    )
+    with launched(python(code), tmp_path, ENV) as running:
+        endless, answers = open_streams(running)
+        for _ in range(20):  # until both workers stream (each event's id is its worker's PID)
+            if len({stream.events[0].id for stream in endless}) == 2:
+                break
+            endless.append(Stream(running.url + ENDLESS).started())
+        assert len({stream.events[0].id for stream in endless}) == 2, "one worker took them all"
+        sent = running.send(signal.SIGTERM)
+        check_clean_ends(endless, answers, sent)
+        check_exit(running, sent)
+        assert producers_closed(running) == len(endless) + 2
+
+
+APP = "tests.support.serve_app"
+#: Each server's own command line, serving the app with the hook inside it.
+COMMAND_LINES = {
+    "uvicorn": [tool("uvicorn"), f"{APP}:hooked", "--port", "{port}", "--log-level", "warning"],
+    "uvicorn-starlette": [
+        *(tool("uvicorn"), "--factory", f"{APP}:starlette_app"),
+        *("--port", "{port}", "--log-level", "warning"),
+    ],
+    "uvicorn-fastapi": [
+        *(tool("uvicorn"), "--factory", f"{APP}:fastapi_app"),
+        *("--port", "{port}", "--log-level", "warning"),
+    ],
+    "uvicorn-litestar": [
+        *(tool("uvicorn"), "--factory", f"{APP}:litestar_app"),
+        *("--port", "{port}", "--log-level", "warning"),
+    ],
+    # One process (-w 0): with worker processes, hypercorn stops them through a
+    # multiprocessing event, which no code inside the app can hear.
+    "hypercorn": [tool("hypercorn"), "-w", "0", "-b", "127.0.0.1:{port}", f"{APP}:hooked"],
+    "hypercorn-fastapi": [
+        *(tool("hypercorn"), "-w", "0", "-b", "127.0.0.1:{port}"),
+        f"{APP}:fastapi_app()",
+    ],
+    "granian": [tool("granian"), "--interface", "asgi", "--port", "{port}", f"{APP}:hooked"],
+}
+
+
+@pytest.mark.parametrize("command", COMMAND_LINES)
+def test_the_hook_ends_open_streams_under_the_servers_own_command_line(
+    tmp_path: Path, command: str
+) -> None:
+    with launched(COMMAND_LINES[command], tmp_path, ENV) as running:
+        endless, answers = open_streams(running)
+        sent = running.send(signal.SIGTERM)
+        check_clean_ends(endless, answers, sent)
+        # uvicorn raises the signal again once it has shut down: it dies of it.
+        check_exit(running, sent, (0, -signal.SIGTERM))
+        assert producers_closed(running) == 5
+
+
+def test_the_hook_hears_ctrl_c_too(tmp_path: Path) -> None:
+    with launched(COMMAND_LINES["uvicorn"], tmp_path, ENV) as running:
+        endless, answers = open_streams(running)
+        sent = running.send(signal.SIGINT)
+        check_clean_ends(endless, answers, sent)
+        check_exit(running, sent, (0, -signal.SIGINT))
+
+
+def test_without_the_hook_uvicorn_waits_for_open_streams_until_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """The control: the same app unhooked. uvicorn's lifespan shutdown comes after the
+    connections close, so nothing ends the streams; its timeout (here 4 s) cuts them."""
+    timeout = GRACE + 2
+    command = [tool("uvicorn"), f"{APP}:app", "--port", "{port}"]
+    command += ["--timeout-graceful-shutdown", f"{timeout:g}", "--log-level", "warning"]
+    with launched(command, tmp_path, ENV) as running:
+        endless, _ = open_streams(running, endless=1)
+        sent = running.send(signal.SIGTERM)
+        endless[0].ended(timeout + 10)
+        cut_after = time.monotonic() - sent
+    assert endless[0].final is None, "the stream ended cleanly without the hook"
+    assert endless[0].error is not None and "peer closed connection" in endless[0].error
+    assert cut_after > timeout - 0.5
+
+
+RELOADED_APP = """
+import os
+
+import anyio
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from ssekit import EventStreamResponse, ShutdownSignal
+
+VERSION = "{version}"
+shutdown = ShutdownSignal()  # grace 0: in development, a reload ends streams at once
+
+
+async def ticks():
+    while True:
+        await anyio.sleep(0.05)
+        yield {{"event": "message", "data": VERSION}}
+
+
+async def stream(request):
+    return EventStreamResponse(ticks(), shutdown=shutdown)
+
+
+async def version(request):
+    return PlainTextResponse(f"{{VERSION}} {{os.getpid()}}")
+
+
+app = Starlette(
+    routes=[Route("/stream", stream), Route("/version", version)],
+    lifespan=shutdown.lifespan,
+)
+"""
+#: From the file's change to the new code serving (the watcher, a new process, imports).
+RELOADED_WITHIN = 20.0
+
+
+def test_uvicorn_reload_is_not_held_up_by_an_open_stream(tmp_path: Path) -> None:
+    source = tmp_path / "app_dir" / "main.py"
+    source.parent.mkdir()
+    source.write_text(RELOADED_APP.format(version="1"))
+    command = [tool("uvicorn"), "main:app", "--reload", "--reload-dir", str(source.parent)]
+    command += ["--app-dir", str(source.parent), "--port", "{port}", "--log-level", "warning"]
+    with launched(command, tmp_path) as running:
+        version, old_worker = httpx.get(running.url + "/version", timeout=10).text.split()
+        assert version == "1"
+        browser_tab = Stream(running.url + "/stream").started()
+        source.write_text(RELOADED_APP.format(version="2"))
+        changed = time.monotonic()
+        served = _wait_for_version(running.url, "2", changed + RELOADED_WITHIN)
+        browser_tab.ended(5)
+        assert browser_tab.final is not None, browser_tab.error
+        assert (browser_tab.final.event, browser_tab.final.data) == SHUTTING_DOWN
+        assert served - changed < RELOADED_WITHIN
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(old_worker), 0)  # the old worker has exited (and been reaped)
+        sent = running.send(signal.SIGTERM)
+        check_exit(running, sent)
+
+
+def _wait_for_version(url: str, version: str, deadline: float) -> float:
+    """When `url` first served `version` (fails at `deadline`)."""
+    seen = ""
+    while time.monotonic() < deadline:
+        try:
+            seen = httpx.get(url + "/version", timeout=2).text
+        except httpx.HTTPError:
+            seen = "(no answer)"
+        if seen.startswith(version + " "):
+            return time.monotonic()
+        time.sleep(0.1)
+    raise AssertionError(f"still serving {seen!r} {RELOADED_WITHIN}s after the change")
+
+
+REFUSAL = {"error": {"status": 503, "message": "the server is shutting down"}}
+
+
+def outcome(request: Stream) -> str:
+    """How one request that may have arrived during the shutdown was answered."""
+    if request.status is None:
+        return "refused"  # no answer at all: the server no longer listened, or closed first
+    if request.status == 503:
+        clean = request.headers.get("retry-after") == "1" and json.loads(request.body) == REFUSAL
+        return "503" if clean and request.headers["content-type"] == "application/json" else "bad"
+    if request.status == 200 and request.url.endswith("/ready"):
+        return "ready" if json.loads(request.body) == {"status": "ready"} else "bad"
+    final = request.final
+    if request.status == 200 and final is not None and final.event == "done":
+        return "answered"
+    if request.status == 200 and final is not None and (final.event, final.data) == SHUTTING_DOWN:
+        return "ended by the shutdown"
+    return f"cut ({request.status}, {request.error}, {request.events[-1:]})"
+
+
+class Arrivals(threading.Thread):
+    """New requests, one after another, until one sent after the signal gets no answer: a
+    load balancer that has not yet heard that this instance is going away."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.signalled = math.inf  # when the test sent the signal
+        self.answers: list[tuple[float, str, str]] = []  # (when sent, path, outcome)
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 60
+        requests = [("/chat", "POST", {"messages": ["one two"]}), ("/ready", "GET", None)]
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < deadline:
+                for path, method, body in requests:
+                    began = time.monotonic()
+                    request = Stream(self.url + path, method=method, json=body, client=client)
+                    request.run()
+                    self.answers.append((began, path, outcome(request)))
+                    if request.status is None and began > self.signalled:
+                        return
+
+
+def test_a_rolling_update_refuses_late_requests_cleanly_and_cuts_no_stream(
+    tmp_path: Path,
+) -> None:
+    with launched(serve_command("uvicorn"), tmp_path, ENV) as running:
+        ready = httpx.get(running.url + "/ready", timeout=10)
+        assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+        endless, answers = open_streams(running)
+        arrivals = [Arrivals(running.url) for _ in range(3)]
+        with RawClient(running.port) as late:  # its request arrives whole only after SIGTERM
+            body = json.dumps({"messages": ["late"]}).encode()
+            head = "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            late.send_raw(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+            for arrival in arrivals:
+                arrival.start()
+            time.sleep(0.5)
+            sent = running.send(signal.SIGTERM)
+            for arrival in arrivals:
+                arrival.signalled = sent
+            time.sleep(0.5)  # the shutdown has begun
+            late.send_raw(body[5:])
+            refused = late.read_head()
+            refusal = late.read_rest()
+        check_clean_ends(endless, answers, sent)
+        for arrival in arrivals:
+            arrival.join(30)
+        check_exit(running, sent)
+    assert refused.status == 503 and refused.headers["retry-after"] == "1"
+    assert refused.headers["content-type"] == "application/json"
+    assert json.loads(refusal) == REFUSAL
+    answered = sorted(answer for arrival in arrivals for answer in arrival.answers)
+    outcomes = [outcome for _, _, outcome in answered]
+    clean = {"answered", "ended by the shutdown", "ready", "503", "refused"}
+    assert set(outcomes) <= clean, outcomes
+    assert sum(began > sent for began, _, _ in answered) >= 3, "too few requests arrived late"
+    readiness = [outcome for _, path, outcome in answered if path == "/ready"]
+    if "503" in readiness:  # once readiness says 503, it never says ready again
+        assert "ready" not in readiness[readiness.index("503") :]
