@@ -6,11 +6,13 @@ Nothing of uvicorn is patched: two documented extension points are subclassed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import socket
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -54,7 +56,9 @@ class StoppingServer(uvicorn.Server):
     """uvicorn's server, setting the app's shutdown signal as its shutdown begins.
 
     uvicorn waits for open connections before it finishes shutting down, and an
-    event stream stays open: the signal ends them all (within its `grace`).
+    event stream stays open: the signal ends them all (within its `grace`). It is
+    set as the stop signal arrives, and again as the shutdown begins (a stop for
+    another reason: `limit_max_requests`).
     After a stop by signal, uvicorn raises that signal again once it has shut
     down (so the process dies of it); this server returns instead, so that
     `serve()` returns and a program exits with its own status.
@@ -66,6 +70,17 @@ class StoppingServer(uvicorn.Server):
         super().__init__(config)
         self._stopping = shutdown
         self._deadline = deadline
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """The signal: set the shutdown signal now, not at uvicorn's next tick (0.1 s)."""
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._deadline.arm()
