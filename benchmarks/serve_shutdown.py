@@ -1,7 +1,7 @@
 """SIGTERM with N open event streams: how soon every stream ends, and the server process exits.
 
-Each setup is a real server process; the client holds N endless streams (one
-event every 50 ms), each past its first event, sends SIGTERM by PID, then
+Each setup is a real server process; the client holds N endless streams (an
+event at once, then one a second), each past its first event, sends SIGTERM by PID, then
 notes when each stream ended (and how: the terminating chunk after a whole
 event, the shutdown's error event, or cut) and when the process exited.
 Setups are interleaved round by round; medians are printed, with the ratio of
@@ -41,6 +41,10 @@ import anyio
 
 HERE = Path(__file__).resolve().parent
 SHUTDOWN_EVENT = b"event: error\ndata: the server is shutting down\n\n"
+#: An open stream's pace: an event at once, then one a second (an LLM stream, or an idle one).
+TICK_SECONDS = 1.0
+#: Streams opened at once by the client.
+OPENING_BATCH = 50
 
 
 # -- the server side (imported by the server process) -----------------------------------
@@ -53,8 +57,8 @@ def _ssekit_app() -> tuple[Any, Any]:
 
     async def ticks() -> AsyncIterator[dict[str, str]]:
         while True:
-            await anyio.sleep(0.05)
             yield {"event": "message", "data": "tick"}
+            await anyio.sleep(TICK_SECONDS)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -70,8 +74,8 @@ def _sse_starlette_app() -> Any:
 
     async def ticks() -> AsyncIterator[dict[str, str]]:
         while True:
-            await anyio.sleep(0.05)
             yield {"event": "message", "data": "tick"}
+            await anyio.sleep(TICK_SECONDS)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -195,7 +199,10 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: IO[bytes]) 
 async def _hold_then_stop(
     port: int, process: subprocess.Popen[bytes], streams: int, exit_within: float
 ) -> dict[str, Any]:
-    opened = [await _open(port) for _ in range(streams)]
+    opened = []
+    for start in range(0, streams, OPENING_BATCH):
+        batch = min(OPENING_BATCH, streams - start)
+        opened += await asyncio.gather(*(_open(port) for _ in range(batch)))
     sent = time.monotonic()
     os.kill(process.pid, signal.SIGTERM)
     ends = await asyncio.gather(*(_until_end(*pair) for pair in opened))

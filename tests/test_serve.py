@@ -29,8 +29,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ssekit import ShutdownSignal, chat_app
+from ssekit._asgi import Receive, Scope, Send
 from tests.rawclient import RawClient
+from tests.servers import Server, serve
 from tests.support.processes import Launched, Stream, launched, python, tool
+from tests.support.serve_app import EchoBot
 
 GRACE = 2.0
 ENV = {"SERVE_APP_GRACE": str(GRACE)}
@@ -130,9 +134,13 @@ def test_the_last_backstop_ends_a_process_whose_producer_ignores_cancellation(
 
 
 def test_serve_with_workers_ends_the_streams_of_every_worker(tmp_path: Path) -> None:
+    """Each worker builds its app with a factory (as a command line would), on a socket the
+    parent bound: the way `ssekit serve --workers N` can be built."""
     code = (
-        "import ssekit\n"
-        "ssekit.serve('tests.support.serve_app:hooked', port={port}, workers=2,"
+        "import socket, ssekit\n"
+        "sock = socket.socket()\n"
+        "sock.bind(('127.0.0.1', {port}))\n"
+        "ssekit.serve('tests.support.serve_app:hooked_app', factory=True, sock=sock, workers=2,"
         f" graceful_timeout={GRACE + 5}, log_level='warning')\n"
     )
     with launched(python(code), tmp_path, ENV) as running:
@@ -369,3 +377,31 @@ def test_a_rolling_update_refuses_late_requests_cleanly_and_cuts_no_stream(
     readiness = [outcome for _, path, outcome in answered if path == "/ready"]
     if "503" in readiness:  # once readiness says 503, it never says ready again
         assert "ready" not in readiness[readiness.index("503") :]
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn-asyncio", "hypercorn-trio"])
+def test_readiness_and_new_streams_answer_503_once_the_shutdown_began(server: Server) -> None:
+    shutdown = ShutdownSignal()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/trigger":
+            shutdown.set()  # on the server's loop, as the hook and serve() do
+            scope = {**scope, "path": "/ready"}
+        if scope["type"] == "http" and scope["path"] == "/ready":
+            await shutdown.readiness(scope, receive, send)
+            return
+        await hooked(scope, receive, send)
+
+    hooked = shutdown.wrap(chat_app(EchoBot(), shutdown=shutdown))
+    with serve(app, server) as running, httpx.Client(base_url=running.url, timeout=10) as client:
+        ready = client.get("/ready")
+        answer = client.post("/chat", json={"messages": ["hello"]})
+        assert (ready.status_code, ready.json(), answer.status_code) == (
+            200,
+            {"status": "ready"},
+            200,
+        )
+        client.get("/trigger")
+        for response in (client.get("/ready"), client.post("/chat", json={"messages": ["hi"]})):
+            assert (response.status_code, response.json()) == (503, REFUSAL)
+            assert response.headers["retry-after"] == "1"

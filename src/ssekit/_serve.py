@@ -130,16 +130,7 @@ def _plan(
     check_count("workers", workers)
     if workers > 1:
         _check_workers(app, shutdown, server)
-    if sock is not None and (host is not None or port is not None):
-        raise ValueError("pass either sock or host/port, not both")
-    if sock is not None and not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a bound socket.socket, not {type(sock).__name__}")
-    if host is not None and not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {type(host).__name__}")
-    if port is not None and (
-        isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
-    ):
-        raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
+    _check_address(host, port, sock)
     return Plan(
         app,  # checked above
         shutdown,
@@ -150,6 +141,19 @@ def _plan(
         _graceful_timeout(graceful_timeout, shutdown),
         dict(options),
     )
+
+
+def _check_address(host: object, port: object, sock: object) -> None:
+    if sock is not None and (host is not None or port is not None):
+        raise ValueError("pass either sock or host/port, not both")
+    if sock is not None and not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a bound socket.socket, not {type(sock).__name__}")
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
+    ):
+        raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
 
 
 def _check_workers(app: object, shutdown: object, server: str) -> None:

@@ -21,13 +21,16 @@ ASGIApp = _shutdown_hook.ASGIApp
 class ShutdownSignal:
     """Set it when the server starts shutting down: every open stream then ends cleanly.
 
-    Each stream's producer gets ``grace`` more seconds (to finish an answer in
+    Each stream's producer gets `grace` more seconds (to finish an answer in
     flight), then is cancelled and closed; what it yielded is sent, then an
     error event saying the server is shutting down, then the end of the
-    response — so the server's graceful shutdown can complete. Streams opened
-    after it is set end the same way. Call `set()` on the event loop (from
-    a lifespan or signal handler; from another thread use
-    ``anyio.from_thread.run_sync(signal.set)``).
+    response, so the server's graceful shutdown can complete. A response asked
+    for after it is set gets `503` with `Retry-After` (an `EventStream` used
+    directly ends at once instead). [ssekit.serve][ssekit.serve] sets it as the
+    server stops; under a server's own command line, `lifespan`, `wrap` and
+    `readiness` below hook it to the stop signal. To set it yourself, call
+    `set()` on the event loop (from another thread:
+    `anyio.from_thread.run_sync(signal.set)`).
     """
 
     def __init__(self, grace: float = 0.0) -> None:

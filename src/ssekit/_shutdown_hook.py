@@ -5,11 +5,13 @@ app:app`) tells the app it is stopping only through the lifespan's `shutdown`
 message, and uvicorn and hypercorn send it *after* the open connections have
 closed: an open event stream keeps that from ever happening. What does reach
 the app's process first is the signal (SIGTERM, or SIGINT for Ctrl-C), which
-the server catches with a handler of its own. So [SignalHook][ssekit._shutdown_hook.SignalHook]
-installs, on the server's loop once the server runs (lifespan startup, or the
-first request), a handler that schedules `ShutdownSignal.set()` on that loop
-and then calls the handler it replaced, exactly as if it were not there. The
-server then stops as it always does, and the streams end within `grace`.
+the server catches with a handler of its own. So `SignalHook` installs, on the
+server's loop once the server runs (lifespan startup, or the first request), a
+handler that schedules `ShutdownSignal.set()` on that loop and then calls the
+handler it replaced, exactly as if it were not there. The server then stops as
+it always does, and the streams end within `grace`. (A supervisor that stops
+its workers otherwise, as hypercorn's does through a multiprocessing event,
+sends the app no signal to hear.)
 
 Nothing else is touched: the replaced handler is found with `signal.getsignal`
 and put back at lifespan shutdown. A server that waits for signals through
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RETRY_AFTER_SECONDS",
     "SHUTTING_DOWN",
+    "STOP_SIGNALS",
     "ASGIApp",
     "HookedApp",
     "Readiness",

@@ -10,7 +10,8 @@ One [ShutdownSignal][ssekit.ShutdownSignal], `SHUTDOWN` (`grace` from
 - `GET /ready`: `SHUTDOWN.readiness`.
 - `GET /version`: `$SERVE_APP_VERSION` (what a reload test changes).
 
-The same routes as `app` (plain ASGI), `hooked` (`SHUTDOWN.wrap(app)`), and on
+The same routes as `app` (plain ASGI), `hooked` (`SHUTDOWN.wrap(app)`; built by the
+factory `hooked_app()` too), and on
 Starlette, FastAPI and Litestar with `lifespan=SHUTDOWN.lifespan`: the factories
 `starlette_app()`, `fastapi_app()`, `litestar_app()` (`uvicorn --factory`;
 hypercorn calls `module:starlette_app()`), so a server imports only its framework. Each producer's
@@ -133,3 +134,8 @@ def litestar_app() -> Any:
 
 
 hooked = SHUTDOWN.wrap(app)
+
+
+def hooked_app() -> Any:
+    """`hooked`, built by a factory (`uvicorn --factory`, `serve(..., factory=True)`)."""
+    return SHUTDOWN.wrap(app)
