@@ -120,10 +120,7 @@ async def read_chat_request(
     if method == "POST":
         _check_json_content_type(scope)
     _check_declared_length(scope, limits.max_body)
-    try:
-        body = await read_body(limits.max_body)
-    except RequestTooLarge:
-        raise _too_large(limits.max_body) from None
+    body = await read_body(limits.max_body)  # RequestTooLarge (413) past the limit
     messages = posted_messages(body) if method == "POST" else query_messages(scope)
     _check_sizes(messages, limits)
     return messages
@@ -142,10 +139,6 @@ async def read_chunks(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _too_large(limit: int) -> RequestRefused:
-    return RequestRefused(413, f"the request body is larger than {limit} bytes")
-
-
 def _check_json_content_type(scope: RequestScope) -> None:
     content_type = (header(scope, b"content-type") or b"").decode("latin-1")
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -160,7 +153,7 @@ def _check_declared_length(scope: RequestScope, limit: int) -> None:
     if not declared.isdigit():
         raise RequestRefused(400, "invalid content-length")
     if int(declared) > limit:
-        raise _too_large(limit)
+        raise RequestTooLarge(limit)
 
 
 def posted_messages(body: bytes) -> tuple[str, ...]:
