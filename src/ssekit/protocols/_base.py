@@ -42,7 +42,7 @@ from .._exceptions import RequestRefused
 from .._framing import Framing
 from .._options import StreamOptions
 from .._producer import Producer
-from .._redact import ErrorFormatter
+from .._redact import ErrorFormatter, format_error
 from .._request import ChatLimits, ReadBody, RequestScope, parse_json
 from .._sse_stream import StreamingBot
 
@@ -65,7 +65,7 @@ class Turn:
 
 
 class ProtocolStream(NamedTuple):
-    """A protocol's answer as a stream: serve `events` with `framing` and `headers`.
+    """A protocol's answer as a stream: serve `events` with `framing`, `headers`, `defaults`.
 
     In a framework handler: `sse_response(stream.events, **stream.options)`.
     """
@@ -73,12 +73,19 @@ class ProtocolStream(NamedTuple):
     events: Producer
     #: `None`: ssekit's own format (the engine builds it from the stream options).
     framing: Framing | None
+    #: The protocol's own response headers.
     headers: tuple[tuple[str, str], ...] = ()
+    #: The stream options the protocol's streams want (`Protocol.chat_defaults`).
+    defaults: StreamOptions = {}  # noqa: RUF012  (a NamedTuple field, never mutated)
 
     @property
     def options(self) -> dict[str, Any]:
-        """`framing=` and `headers=`, as every adapter's `sse_response` takes them."""
-        return {"framing": self.framing, "headers": dict(self.headers)}
+        """`defaults`, `framing=` and `headers=`, as every adapter's `sse_response` takes them.
+
+        `prefetch` is among them (a bot failing at once gets the protocol's HTTP
+        error): drop it for Quart, which sends the status before the first event.
+        """
+        return {**self.defaults, "framing": self.framing, "headers": dict(self.headers)}
 
 
 class Protocol(ABC):
@@ -114,8 +121,17 @@ class Protocol(ABC):
         `options` are the stream's (checked: `check_options`); `None`: the defaults.
         """
 
-    async def complete(self, bot: StreamingBot, turn: Turn, formatter: ErrorFormatter) -> Answer:
-        """The bot's whole answer as one document (for `turn.stream` false)."""
+    def _stream(self, events: Producer, framing: Framing | None) -> ProtocolStream:
+        """A stream of this protocol, with its headers and stream options."""
+        return ProtocolStream(events, framing, self.headers, self.chat_defaults)
+
+    async def complete(
+        self, bot: StreamingBot, turn: Turn, formatter: ErrorFormatter = format_error
+    ) -> Answer:
+        """The bot's whole answer as one document (for `turn.stream` false).
+
+        `formatter` words a failure (the stream option `error_formatter`'s job).
+        """
         raise NotImplementedError(f"the {self.name} protocol always streams")
 
     def turn(self, endpoint: str, payload: Any, limits: ChatLimits) -> Turn:

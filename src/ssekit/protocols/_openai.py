@@ -32,7 +32,7 @@ from .._asgi import Answer, json_answer
 from .._exceptions import RequestRefused
 from .._options import StreamOptions
 from .._producer import aclose_quietly
-from .._redact import ErrorFormatter, error_text
+from .._redact import ErrorFormatter, error_text, format_error
 from .._request import ChatLimits, ReadBody, RequestScope, read_json, read_limited
 from .._sse_stream import StreamingBot
 from ._base import Protocol, ProtocolStream, Turn
@@ -116,9 +116,11 @@ class OpenAIProtocol(Protocol):
         framing: PartFraming = (
             ChatFraming(turn) if turn.endpoint == CHAT else ResponsesFraming(turn)
         )
-        return ProtocolStream(framing.events(open_parts(bot, turn.messages)), framing)
+        return self._stream(framing.events(open_parts(bot, turn.messages)), framing)
 
-    async def complete(self, bot: StreamingBot, turn: Turn, formatter: ErrorFormatter) -> Answer:
+    async def complete(
+        self, bot: StreamingBot, turn: Turn, formatter: ErrorFormatter = format_error
+    ) -> Answer:
         parts = open_parts(bot, turn.messages)
         try:
             if turn.endpoint == CHAT:

@@ -62,4 +62,4 @@ class SsekitProtocol(Protocol):
             error_event=error_event,
             error_formatter=options["error_formatter"],
         )
-        return ProtocolStream(mark_finished(events, {self._done_event, error_event}), None)
+        return self._stream(mark_finished(events, {self._done_event, error_event}), None)
