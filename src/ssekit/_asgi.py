@@ -23,6 +23,7 @@ __all__ = [
     "header",
     "json_answer",
     "json_error_headers",
+    "json_text",
     "last_event_id",
     "read_body",
     "refuse_non_http",
@@ -131,9 +132,20 @@ class Answer(NamedTuple):
 
 
 def json_answer(status: int, document: object, extra: Iterable[tuple[bytes, bytes]] = ()) -> Answer:
-    """`document` as a JSON answer (compact, UTF-8), with the headers of every JSON answer."""
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Answer(status, body, tuple(json_error_headers(extra)))
+    """`document` as a JSON answer (`json_text`), with the headers of every JSON answer."""
+    return Answer(status, json_text(document).encode(), tuple(json_error_headers(extra)))
+
+
+def json_text(document: object) -> str:
+    """Compact JSON that UTF-8 can always carry: non-ASCII kept, unless it holds text
+    UTF-8 cannot encode (a lone surrogate a client sent, escaped, in its own JSON),
+    which is then escaped again rather than failing the answer."""
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, separators=(",", ":"))
+    return text
 
 
 async def send_answer(send: Send, answer: Answer) -> None:

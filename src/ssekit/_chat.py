@@ -83,7 +83,8 @@ class ChatRequest:
     protocol: str = "ssekit"
 
 
-#: Builds the bot for one request (may be async).
+#: Builds the bot for one request (may be async); raising `RequestRefused` answers the
+#: request with that 4xx error, in the protocol's shape.
 BotFactory: TypeAlias = Callable[[ChatRequest], "StreamingBot | Awaitable[StreamingBot]"]
 
 
@@ -156,6 +157,9 @@ class ChatApp:
             return
         try:
             bot = await self._bot_for(request)
+        except RequestRefused as refused:  # a factory refusing the request (an unknown model)
+            await send_answer(send, protocol.refusal(refused))
+            return
         except Exception as exc:
             log_error(exc, "building the bot failed")
             await send_answer(send, protocol.failure(format_error(exc)))

@@ -234,3 +234,28 @@ def test_the_building_blocks_in_a_fastapi_route() -> None:
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == echo_reply(said)
     assert whole.choices[0].message.content == echo_reply(said)
     assert raw.headers["x-accel-buffering"] == "no" and chat_chunks(raw.content)
+
+
+def test_a_bot_factory_sees_the_requests_options_and_may_refuse_it() -> None:
+    from ssekit import AsyncSimpleBot, ChatRequest, RequestRefused
+
+    seen: list[ChatRequest] = []
+
+    def bot_for(request: ChatRequest) -> AsyncSimpleBot:
+        seen.append(request)
+        if request.options["model"] != "echo":
+            raise RequestRefused(404, f"no model {request.options['model'][:40]}")
+        return AsyncSimpleBot("s", stream_target="none", echo_delay=0)
+
+    with (
+        serve(chat_app(bot_for, protocol="openai")) as running,
+        client_for(running.url + "/v1") as client,
+    ):
+        answer = client.chat.completions.create(model="echo", messages=HELLO, temperature=0.5)
+        with pytest.raises(openai.NotFoundError, match="no model gpt-9"):
+            client.chat.completions.create(model="gpt-9", messages=HELLO)
+    assert answer.choices[0].message.content == echo_reply(
+        [{"role": "system", "content": "s"}, *HELLO]
+    )
+    assert seen[0].protocol == "openai" and seen[0].messages == tuple(HELLO)
+    assert seen[0].options["temperature"] == 0.5 and seen[0].options["include_usage"] is False

@@ -165,6 +165,22 @@ def test_a_body_over_the_limit_is_refused_while_it_is_read(http: httpx.Client) -
     refused(response, 413, "larger than 1048576 bytes")
 
 
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
+def test_a_lone_surrogate_in_what_is_echoed_back(
+    http: httpx.Client, path: str, stream: bool
+) -> None:
+    body = {"model": "m\ud800", "messages": [USER], "input": "hi\udfff", "stream": stream}
+    response = post(http, path, body)  # json.dumps escapes them: valid JSON, invalid UTF-16
+    assert response.status_code == 200
+    if not stream:
+        assert response.json()["model"] == "m\ud800"
+    elif path == "/v1/responses":
+        assert response_events(response.content)[0].response.model == "m\ud800"
+    else:
+        assert chat_chunks(response.content)[0].model == "m\ud800"
+
+
 def test_wrong_paths_and_methods(http: httpx.Client) -> None:
     refused(http.get("/v1/chat/completions"), 405, "use POST, not GET")
     assert http.get("/v1/chat/completions").headers["allow"] == "POST"

@@ -4,11 +4,9 @@
 framework's own handler (see docs/protocols.md):
 
 ```python
-from ssekit.protocols import OpenAIProtocol
-
-openai = OpenAIProtocol()
-turn = openai.parse("/v1/chat/completions", body)   # or RequestRefused
-stream = openai.stream(bot, turn, check_options({}))
+protocol = OpenAIProtocol()
+turn = protocol.parse(protocol.CHAT, body)   # or RequestRefused: protocol.refusal(...)
+stream = protocol.stream(bot, turn)
 return sse_response(stream.events, **stream.options)
 ```
 
@@ -28,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._asgi import Answer
-from .._request import ChatLimits
+from .._asgi import Answer, json_answer
+from .._request import ChatLimits, read_json
 from ._base import Protocol, ProtocolStream, Turn
 from ._openai import OpenAIProtocol
 from ._part_framing import PartFraming, open_parts
@@ -45,8 +43,10 @@ __all__ = [
     "ProtocolStream",
     "SsekitProtocol",
     "Turn",
+    "json_answer",
     "open_parts",
     "protocol_named",
+    "read_json",
 ]
 
 #: Each protocol `chat_app(protocol=...)` takes by name, and how it is built.

@@ -28,13 +28,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._asgi import Answer, json_answer
+from .._asgi import Answer, json_answer, json_text
 from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._base import Turn
 from ._openai_wire import (
     DONE,
     FINISH_REASONS,
-    dumps,
     error_answer,
     error_document,
     json_frame,
@@ -76,7 +75,7 @@ class ChatFraming(PartFraming):
             "created": int(time.time()),
             "model": turn.options["model"],
         }
-        self._base = "data: " + dumps(head)[:-1]  # the chunk's fields up to its choices
+        self._base = "data: " + json_text(head)[:-1]  # the chunk's fields up to its choices
         self._head = self._base + ',"choices":[{"index":0,"delta":'
         usage = ',"usage":null' if self._include_usage else ""
         self._tail = ',"logprobs":null,"finish_reason":null}]' + usage + "}\n\n"
@@ -86,7 +85,7 @@ class ChatFraming(PartFraming):
         self._usage: Usage | None = None
 
     def _chunk(self, delta: dict[str, Any]) -> bytes:
-        return (self._head + dumps(delta) + self._tail).encode()
+        return (self._head + json_text(delta) + self._tail).encode()
 
     def opening(self) -> bytes:
         return self._chunk({"role": "assistant", "content": ""})
@@ -122,7 +121,7 @@ class ChatFraming(PartFraming):
         end = self._head + '{},"logprobs":null,"finish_reason":' + json_string(reason) + "}]"
         end += (',"usage":null' if self._include_usage else "") + "}\n\n"
         if self._include_usage and self._usage is not None:
-            usage = dumps(usage_document(self._usage))
+            usage = json_text(usage_document(self._usage))
             end += self._base + ',"choices":[],"usage":' + usage + "}\n\n"
         return end.encode() + DONE
 

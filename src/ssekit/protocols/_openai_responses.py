@@ -30,10 +30,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._asgi import Answer, json_answer
+from .._asgi import Answer, json_answer, json_text
 from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._base import Turn
-from ._openai_wire import dumps, error_answer, json_frame, json_string, new_id
+from ._openai_wire import error_answer, json_frame, json_string, new_id
 from ._part_framing import PartFraming
 
 __all__ = ["ResponsesFraming", "response_answer"]
@@ -223,7 +223,7 @@ class ResponsesFraming(PartFraming):
 
 def json_fields(fields: dict[str, Any]) -> str:
     """`fields` as the start of a JSON object's members, ending with a comma."""
-    return dumps(fields)[1:-1] + ","
+    return json_text(fields)[1:-1] + ","
 
 
 def _text_extras(kind: str) -> dict[str, Any]:

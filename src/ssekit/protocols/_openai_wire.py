@@ -7,12 +7,11 @@ stream around the delta's JSON string (`json_string`, the C escaper), not a
 
 from __future__ import annotations
 
-import json
 import secrets
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
-from .._asgi import Answer, json_answer
+from .._asgi import Answer, json_answer, json_text
 from .._parts import Usage
 
 __all__ = [
@@ -49,22 +48,12 @@ def json_string(text: str) -> str:
     return quoted
 
 
-def dumps(document: object) -> str:
-    """Compact JSON, non-ASCII kept (escaped only where UTF-8 cannot carry it)."""
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(document, separators=(",", ":"))
-    return text
-
-
 def json_frame(document: object, event: str | None = None, id: str | None = None) -> bytes:
     """One event whose data is `document`'s JSON (one line: JSON escapes every newline)."""
     head = "" if event is None else f"event: {event}\n"
     if id is not None:
         head += f"id: {id}\n"
-    return f"{head}data: {dumps(document)}\n\n".encode()
+    return f"{head}data: {json_text(document)}\n\n".encode()
 
 
 def error_document(message: str, status: int, code: str | None = None) -> dict[str, Any]:
