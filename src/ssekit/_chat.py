@@ -164,10 +164,16 @@ class ChatApp:
             log_error(exc, "building the bot failed")
             await send_answer(send, protocol.failure(format_error(exc)))
             return
-        if not turn.stream:
+        if turn.stream:
+            await self._stream(bot, turn, scope, receive, send)
+        else:
             await self._complete(bot, turn, receive, send)
-            return
-        stream = protocol.stream(bot, turn, self._options)
+
+    async def _stream(
+        self, bot: StreamingBot, turn: Turn, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The bot's answer as the protocol's stream, on the engine."""
+        stream = self._protocol.stream(bot, turn, self._options)
         options = self._options
         if stream.framing is not None:
             options = {**options, "framing": stream.framing}

@@ -56,8 +56,8 @@ def sse_stream(
 ) -> AsyncGenerator[dict[str, str], None]:
     """Stream ``bot.stream_async(*messages)`` as ``{"event", "data"}`` dicts.
 
-    Yields ``{"event": event_type, "data": chunk}`` per non-empty text chunk
-    (typed parts, such as [ReasoningDelta][ssekit.ReasoningDelta], are skipped), then
+    Yields ``{"event": event_type, "data": chunk}`` per non-empty text chunk (typed
+    parts are skipped), then
     ``{"event": done_event, "data": ""}``. If the bot raises, yields one
     ``{"event": error_event, "data": <safe message>}`` instead of the done event
     and logs the full error on the ``ssekit`` logger. ``CancelledError`` and

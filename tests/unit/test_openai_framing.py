@@ -11,7 +11,8 @@ import pytest
 from openai.types.responses import Response
 
 from ssekit import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
-from ssekit.protocols import OpenAIProtocol, PartFraming, Turn
+from ssekit._engine import PING
+from ssekit.protocols import ChatLimits, OpenAIProtocol, PartFraming, Turn
 from ssekit.protocols._openai_chat import ChatFraming
 from ssekit.protocols._openai_responses import ResponsesFraming
 from tests.support.openai_wire import chat_chunks, decode, error_object, response_events, types_of
@@ -33,15 +34,8 @@ ANSWER: list[Part] = [
 
 
 def turn(endpoint: str, **body: Any) -> Turn:
-    return OPENAI.turn(
-        endpoint, {"model": "m", "messages": HELLO, "input": "hi", **body}, _limits()
-    )
-
-
-def _limits() -> Any:
-    from ssekit.protocols import ChatLimits
-
-    return ChatLimits()
+    request = {"model": "m", "messages": HELLO, "input": "hi", **body}
+    return OPENAI.turn(endpoint, request, ChatLimits())
 
 
 async def _parts(parts: list[Part]) -> AsyncIterator[Part]:
@@ -169,3 +163,18 @@ def test_responses_error_then_failed_and_shutdown_frames() -> None:
     quiet = ResponsesFraming(turn("responses"))
     raw = quiet.opening() + quiet.shutdown(None)
     assert types_of(response_events(raw))[-1] == "response.incomplete"
+
+
+def test_openai_pythons_decoder_traps_and_why_ssekits_frames_avoid_them() -> None:
+    # The traps: a blank line after a lone `retry:`, or after an `id:` that came with data
+    # (the decoder keeps the id), dispatches an event with empty data, which is not JSON.
+    (lone_retry,) = decode(b"retry: 1000\n\n")
+    assert lone_retry.data == ""
+    assert [event.data for event in decode(b"id: 1\ndata: {}\n\n\n")] == ["{}", ""]
+    # ssekit's heartbeat is a comment line with no blank line: between Responses events that
+    # carry ids, the decoder finds exactly the events, with their JSON.
+    framing = ResponsesFraming(turn("responses"))
+    raw = framing.opening() + PING + framing.frame("a") + PING + PING + framing.closing() + PING
+    assert PING == b": ping\n"
+    events = decode(raw)
+    assert all(event.data for event in events) and response_events(raw)
