@@ -94,8 +94,9 @@ class ChatApp:
     `protocol` is what it speaks: `"ssekit"` (default), `"openai"`, or a
     [Protocol][ssekit.protocols.Protocol]. `max_body` (bytes), `max_messages` and
     `max_message_length` (characters; `None`: no limit) bound what a request may
-    carry; `headers` are added to the answer's; `event_type` and `done_event` name
-    the `"ssekit"` protocol's events; the other options are
+    carry; `headers` are added to the answer's; `event_type` (`"message"`) and
+    `done_event` (`"done"`) name the `"ssekit"` protocol's events (another protocol
+    refuses them); the other options are
     [StreamOptions][ssekit.StreamOptions], with `prefetch=True` by default (and,
     for `"ssekit"`, `finished_id="ssekit-finished"`).
     """
@@ -109,8 +110,8 @@ class ChatApp:
         max_messages: int | None = DEFAULT_MAX_MESSAGES,
         max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
         headers: Headers | None = None,
-        event_type: str = "message",
-        done_event: str = "done",
+        event_type: str | None = None,
+        done_event: str | None = None,
         **options: Unpack[StreamOptions],
     ) -> None:
         if hasattr(bot, "stream_async"):

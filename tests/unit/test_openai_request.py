@@ -179,3 +179,23 @@ def test_parse_reads_a_frameworks_body_under_the_same_limits() -> None:
         OPENAI.parse(OPENAI.CHAT, b"{", LIMITS)
     with pytest.raises(ValueError, match="endpoint must be"):
         OPENAI.parse("models", b"{}", LIMITS)
+
+
+def test_chat_app_refuses_what_its_protocol_does_not_take() -> None:
+    from ssekit import chat_app
+
+    class Bot:
+        async def stream_async(self, *messages: str) -> Any:
+            yield "x"
+
+    with pytest.raises(ValueError, match="unknown protocol 'grpc'; the protocols are 'ssekit'"):
+        chat_app(Bot(), protocol="grpc")
+    with pytest.raises(TypeError, match="event_type name the ssekit protocol's events"):
+        chat_app(Bot(), protocol="openai", event_type="token")
+    with pytest.raises(TypeError, match="pass them to the protocol"):
+        chat_app(Bot(), protocol=OpenAIProtocol(), done_event="end")
+    with pytest.raises(TypeError, match="protocol must be a name or a Protocol"):
+        chat_app(Bot(), protocol=3)
+    with pytest.raises(TypeError, match="models must be"):
+        OpenAIProtocol(models="gpt")
+    chat_app(Bot(), event_type="token", done_event="end")  # the ssekit protocol's own

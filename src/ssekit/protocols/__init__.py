@@ -24,7 +24,6 @@ frames); then it is added to `PROTOCOLS` below.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from .._asgi import Answer, json_answer
 from .._request import ChatLimits, read_json
@@ -56,12 +55,16 @@ PROTOCOLS: dict[str, Callable[..., Protocol]] = {
 }
 
 
-def protocol_named(protocol: str | Protocol, **ssekit_options: Any) -> Protocol:
+def protocol_named(protocol: str | Protocol, **ssekit_options: str | None) -> Protocol:
     """The protocol `chat_app` serves: an instance as it is, or one built by name.
 
-    `ssekit_options` (`event_type`, `done_event`) shape the `"ssekit"` protocol only.
+    `ssekit_options` (`event_type`, `done_event`; `None`: not given) name the `"ssekit"`
+    protocol's events; given for another protocol, they are a `TypeError`.
     """
+    given = {name: value for name, value in ssekit_options.items() if value is not None}
     if isinstance(protocol, Protocol):
+        if given:
+            raise TypeError(f"{', '.join(given)}: pass them to the protocol, not to chat_app")
         return protocol
     if not isinstance(protocol, str):
         raise TypeError(f"protocol must be a name or a Protocol, not {type(protocol).__name__}")
@@ -69,4 +72,8 @@ def protocol_named(protocol: str | Protocol, **ssekit_options: Any) -> Protocol:
     if build is None:
         names = ", ".join(repr(name) for name in PROTOCOLS)
         raise ValueError(f"unknown protocol {protocol!r}; the protocols are {names}")
-    return build(**ssekit_options) if protocol == "ssekit" else build()
+    if protocol == "ssekit":
+        return build(**given)
+    if given:
+        raise TypeError(f"{', '.join(given)} name the ssekit protocol's events, not {protocol}'s")
+    return build()

@@ -31,6 +31,7 @@ from typing import Any
 from .._asgi import Answer, json_answer, json_text
 from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._base import Turn
+from ._openai_request import DEFAULT_MODEL
 from ._openai_wire import (
     DONE,
     FINISH_REASONS,
@@ -73,7 +74,7 @@ class ChatFraming(PartFraming):
             "id": new_id("chatcmpl-"),
             "object": "chat.completion.chunk",
             "created": int(time.time()),
-            "model": turn.options["model"],
+            "model": turn.options.get("model", DEFAULT_MODEL),
         }
         self._base = "data: " + json_text(head)[:-1]  # the chunk's fields up to its choices
         self._head = self._base + ',"choices":[{"index":0,"delta":'
@@ -164,7 +165,7 @@ async def completion_answer(parts: AsyncIterator[Part], turn: Turn) -> Answer:
         "id": new_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": turn.options["model"],
+        "model": turn.options.get("model", DEFAULT_MODEL),
         "choices": [choice],
     }
     if usage is not None:

@@ -33,6 +33,7 @@ from typing import Any
 from .._asgi import Answer, json_answer, json_text
 from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._base import Turn
+from ._openai_request import DEFAULT_MODEL
 from ._openai_wire import error_answer, json_frame, json_string, new_id
 from ._part_framing import PartFraming
 
@@ -73,7 +74,7 @@ class ResponsesFraming(PartFraming):
             "id": new_id("resp_"),
             "object": "response",
             "created_at": int(time.time()),
-            "model": turn.options["model"],
+            "model": turn.options.get("model", DEFAULT_MODEL),
             "status": "in_progress",
             "output": [],
             "parallel_tool_calls": True,
