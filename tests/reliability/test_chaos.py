@@ -1,13 +1,12 @@
 """Chaos soak: hundreds of concurrent clients misbehaving against a real server process.
 
 For each target (core ``chat_app``, the Starlette, Litestar and Quart adapters, the Django
-adapter on uvicorn and on daphne) a server process runs :mod:`tests.reliability.server_app`; :data:`CLIENTS` client
-loops run random scenarios back to back for :data:`SOAK_SECONDS` (env
-``SSEKIT_SOAK_SECONDS`` runs longer). Every stream is checked twice: by what the
-client received (parsed by httpx-sse) and by what the server's producer did
-(started, tokens yielded, when its ``finally`` ran). Afterwards the server's
-tasks and file descriptors must be back to their baseline, and its memory
-within :data:`MEMORY_SLACK_MIB` of it.
+adapter on uvicorn and on daphne) a server process runs :mod:`tests.reliability.server_app`;
+:data:`CLIENTS` client loops run random scenarios back to back for :data:`SOAK_SECONDS` (env
+``SSEKIT_SOAK_SECONDS`` runs longer). Every stream is checked twice: by what the client
+received (parsed by httpx-sse) and by what the server's producer did (started, tokens
+yielded, when its ``finally`` ran). Afterwards the server's tasks and file descriptors must
+be back to their baseline, and its memory within :data:`MEMORY_SLACK_MIB` of it.
 """
 
 from __future__ import annotations
