@@ -152,6 +152,22 @@ def test_a_sync_view_streams_too() -> None:
     assert answer.text.count("event: message\n") == 3
 
 
+def test_views_can_be_tested_with_httpx_and_no_server() -> None:
+    """What docs/adapters.md offers instead of Django's test clients, for streams that end."""
+
+    async def stream(request: HttpRequest) -> HttpResponseBase:
+        return sse_response(Tracked().events(2))
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(asgi_app([path("stream", stream)]))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            return await http.get("/stream")
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 200
+    assert answer.text == "event: message\ndata: token 0\n\nevent: message\ndata: token 1\n\n"
+
+
 def test_a_reconnect_to_a_finished_stream_gets_204_and_the_producer_never_runs() -> None:
     tracked = Tracked()
 
@@ -376,10 +392,12 @@ def test_a_middleware_that_replaces_the_body_is_refused(caplog: pytest.LogCaptur
 
 def test_gzip_middleware_does_compress_a_plain_django_stream() -> None:
     """The probe can fail: the same stack compresses a hand-written ``StreamingHttpResponse``
-    (each chunk as a gzip file of its own), so it is ssekit_django that makes it skip."""
+    of an async generator, each chunk as a gzip stream of its own, of which httpx decodes
+    only the first: so it is ssekit_django that makes GZipMiddleware skip."""
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield b"event: message\ndata: tok0\n\n"
+        for index in range(3):
+            yield b"event: message\ndata: tok%d\n\n" % index
 
     async def stream(request: HttpRequest) -> HttpResponseBase:
         return StreamingHttpResponse(chunks(), content_type="text/event-stream")
@@ -388,3 +406,4 @@ def test_gzip_middleware_does_compress_a_plain_django_stream() -> None:
     with serve(django_asgi_app(urls, TYPICAL_MIDDLEWARE), "uvicorn") as running:
         answer = httpx.get(f"{running.url}/stream", headers={"accept-encoding": "gzip"})
     assert answer.headers["content-encoding"] == "gzip"
+    assert answer.text == "event: message\ndata: tok0\n\n"  # tok1 and tok2 are lost
