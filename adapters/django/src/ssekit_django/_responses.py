@@ -4,9 +4,11 @@ Both are `StreamingHttpResponse`s, so Django's middleware treats them as
 streams (it never reads their body), and both are written by ssekit's handler
 (`_handler.py`) with the connection's own `send`, not iterated by Django. Any
 other way of serving them — Django's WSGI handler, its own ASGI handler, the
-test `Client` — gets [NOT_SERVED][ssekit_django._responses.NOT_SERVED] as an
-`ImproperlyConfigured` error, raised where the response is built (in the view),
-before anything is sent: never a buffered or silently degraded stream.
+test `Client` — gets `NOT_SERVED` as an `ImproperlyConfigured` error, raised
+where the response is built (in the view), before anything is sent: never a
+buffered or silently degraded stream. A middleware that replaces the body
+(which ssekit would bypass) gets the response refused with a JSON `500`, the
+reason logged.
 """
 
 from __future__ import annotations
