@@ -1,11 +1,12 @@
 """Stopping a server with open streams, as users stop one: real processes, signals sent by PID.
 
 The app is `tests/support/serve_app.py` (its `SHUTDOWN` has `grace` = `GRACE`).
-Each test starts a server process, opens streams (httpx-sse reads them), sends
-SIGTERM or SIGINT, and checks how every stream ended and when the process
-exited. An open stream that cannot finish must end with the shutdown's error
-event, an answer that can finish within the grace must finish, and the
-process must exit well before any server timeout would have cut them.
+Each test starts a server process (two, started together, where their waits
+can overlap), opens streams (httpx-sse reads them), sends SIGTERM or SIGINT,
+and checks how every stream ended and when the process exited. An open stream
+that cannot finish must end with the shutdown's error event, an answer that
+can finish within the grace must finish, and the process must exit well
+before any server timeout would have cut them.
 
 - `ssekit.serve(...)` on uvicorn, hypercorn (asyncio and trio) and uvicorn
   with worker processes; its last backstop against a producer that ignores
@@ -33,15 +34,15 @@ from ssekit import ShutdownSignal, chat_app
 from ssekit._asgi import Receive, Scope, Send
 from tests.rawclient import RawClient
 from tests.servers import Server, serve
-from tests.support.processes import Launched, Stream, launched, python, tool
+from tests.support.processes import Launched, Stream, launched, launched_together, python, tool
 from tests.support.serve_app import EchoBot
 
-GRACE = 2.0
+GRACE = 1.0
 ENV = {"SERVE_APP_GRACE": str(GRACE)}
 #: A stream that never finishes by itself.
 ENDLESS = "/stream?tokens=-1&pause=0.05"
-#: An answer that finishes in about 1 s: within the grace.
-IN_FLIGHT = "/stream?tokens=10&pause=0.1"
+#: An answer that finishes in about 0.5 s: within the grace.
+IN_FLIGHT = "/stream?tokens=10&pause=0.05"
 SHUTTING_DOWN = ("error", "the server is shutting down")
 #: From the signal to the last stream's end: the grace, plus time to write the last event.
 STREAMS_END_WITHIN = GRACE + 1.5
@@ -78,7 +79,7 @@ def open_streams(running: Launched, endless: int = 3) -> tuple[list[Stream], lis
 def check_clean_ends(endless: list[Stream], answers: list[Stream], sent: float) -> None:
     for stream in [*endless, *answers]:
         stream.ended(STREAMS_END_WITHIN + 5)
-    ended = time.monotonic() - sent
+    ended = max(stream.finished_at for stream in [*endless, *answers]) - sent
     for stream in endless:
         assert stream.status == 200 and stream.final is not None, stream.error
         assert (stream.final.event, stream.final.data) == SHUTTING_DOWN
@@ -99,38 +100,45 @@ def producers_closed(running: Launched) -> int:
     return running.output().count("closed /")
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "hypercorn-trio"])
-def test_serve_ends_open_streams_then_exits(
-    tmp_path: Path, server: str, number: signal.Signals
-) -> None:
-    with launched(serve_command(server), tmp_path, ENV) as running:
-        endless, answers = open_streams(running)
-        sent = running.send(number)
-        check_clean_ends(endless, answers, sent)
-        check_exit(running, sent)
-        assert producers_closed(running) == 5
-        assert "Traceback" not in running.output()
+def test_serve_ends_open_streams_then_exits(tmp_path: Path, server: str) -> None:
+    """Two processes at once: one stopped by SIGTERM (`kill`, Kubernetes), one by SIGINT
+    (Ctrl-C). Each one's answers start just before its signal, so they are in flight."""
+    stops = (signal.SIGTERM, signal.SIGINT)
+    with launched_together([serve_command(server)] * len(stops), tmp_path, ENV) as processes:
+        stopped = []
+        for running, number in zip(processes, stops, strict=True):
+            endless, answers = open_streams(running)
+            stopped.append((running, endless, answers, running.send(number)))
+        for running, endless, answers, sent in stopped:
+            check_clean_ends(endless, answers, sent)
+            check_exit(running, sent)
+            assert producers_closed(running) == 5
+            assert "Traceback" not in running.output()
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
 def test_the_last_backstop_ends_a_process_whose_producer_ignores_cancellation(
-    tmp_path: Path, server: str
+    tmp_path: Path,
 ) -> None:
-    graceful_timeout = GRACE + 1
+    """On uvicorn and hypercorn, in two processes at once (the wait is the same 6.5 s)."""
+    servers = ("uvicorn", "hypercorn")
+    graceful_timeout = GRACE + 0.5
     deadline = graceful_timeout + 5  # the margin: what a producer's `finally` may take
-    with launched(
-        serve_command(server, f"graceful_timeout={graceful_timeout}"), tmp_path, ENV
-    ) as running:
-        stubborn = Stream(running.url + "/stubborn").started()
-        sent = running.send(signal.SIGTERM)
-        status, took = running.exit_after(sent, deadline + 10)
-        stubborn.ended(5)
-    assert status == 1, running.output()
-    assert deadline - 0.5 < took < deadline + 3
-    assert (
-        f"ssekit.serve: still running {deadline:g} s after the shutdown began" in running.output()
-    )
+    commands = [serve_command(server, f"graceful_timeout={graceful_timeout}") for server in servers]
+    with launched_together(commands, tmp_path, ENV) as processes:
+        stubborn = [Stream(running.url + "/stubborn").started() for running in processes]
+        sent = [running.send(signal.SIGTERM) for running in processes]
+        waited = deadline + 10
+        exits = [
+            running.exit_after(when, waited) for running, when in zip(processes, sent, strict=True)
+        ]
+        for stream in stubborn:
+            stream.ended(5)
+    for server, running, (status, took) in zip(servers, processes, exits, strict=True):
+        assert status == 1, f"{server}: {running.output()}"
+        assert deadline - 0.5 < took < deadline + 3, f"{server} exited after {took:.2f}s"
+        expected = f"ssekit.serve: still running {deadline:g} s after the shutdown began"
+        assert expected in running.output(), f"{server}: {running.output()}"
 
 
 def test_serve_with_workers_ends_the_streams_of_every_worker(tmp_path: Path) -> None:
@@ -208,8 +216,8 @@ def test_without_the_hook_uvicorn_waits_for_open_streams_until_its_timeout(
     tmp_path: Path,
 ) -> None:
     """The control: the same app unhooked. uvicorn's lifespan shutdown comes after the
-    connections close, so nothing ends the streams; its timeout (here 4 s) cuts them."""
-    timeout = GRACE + 2
+    connections close, so nothing ends the streams; its timeout (here 2 s) cuts them."""
+    timeout = GRACE + 1
     command = [tool("uvicorn"), f"{APP}:app", "--port", "{port}"]
     command += ["--timeout-graceful-shutdown", f"{timeout:g}", "--log-level", "warning"]
     with launched(command, tmp_path, ENV) as running:

@@ -2,7 +2,9 @@
 
 [launched][tests.support.processes.launched] starts a command (`{port}` in it is
 replaced by a free port) with its output going to a file, waits until it
-listens, and kills it at the end if it is still running. [Stream] reads one
+listens, and kills it at the end if it is still running;
+[launched_together][tests.support.processes.launched_together] starts several at
+once, so that the waits of one test's processes overlap. [Stream] reads one
 streamed request with httpx-sse in a thread, so a test can hold many open while
 it sends the signal. Every wait is bounded.
 """
@@ -10,6 +12,7 @@ it sends the signal. Every wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -80,7 +83,40 @@ def tool(name: str) -> str:
 def launched(
     command: list[str], directory: Path, env: dict[str, str] | None = None
 ) -> Iterator[Launched]:
-    port = free_port()
+    with launched_together([command], directory, env) as (running,):
+        yield running
+
+
+@contextlib.contextmanager
+def launched_together(
+    commands: list[list[str]], directory: Path, env: dict[str, str] | None = None
+) -> Iterator[list[Launched]]:
+    """Start every command at once (their start-ups overlap), then wait until each listens."""
+    processes: list[Launched] = []
+    try:
+        for command in commands:
+            port = _port_not_in({running.port for running in processes})
+            processes.append(_start(command, port, directory, env))
+        for running in processes:
+            _wait_for_port(running)
+        yield processes
+    finally:
+        for running in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.process.pid, signal.SIGKILL)  # a group this test started
+            running.process.wait(10)
+
+
+def _port_not_in(taken: set[int]) -> int:
+    """A free port none of `taken` has (they may not listen yet, so the system may offer it)."""
+    for _ in range(20):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise AssertionError(f"no free port outside {taken}")
+
+
+def _start(command: list[str], port: int, directory: Path, env: dict[str, str] | None) -> Launched:
     log = directory / f"server-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -91,14 +127,7 @@ def launched(
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             start_new_session=True,  # its own process group: its workers are ended with it
         )
-    running = Launched(process, port, log)
-    try:
-        _wait_for_port(running)
-        yield running
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # the group this test started, nothing else
-        process.wait(10)
+    return Launched(process, port, log)
 
 
 def _wait_for_port(running: Launched) -> None:
@@ -129,6 +158,7 @@ class Stream(threading.Thread):
         self.body = b""
         self.error: str | None = None
         self.first_event = threading.Event()
+        self.finished_at = math.inf  # `time.monotonic()` when it ended
 
     def run(self) -> None:
         try:
@@ -148,6 +178,7 @@ class Stream(threading.Thread):
         except httpx.HTTPError as exc:
             self.error = repr(exc)
         finally:
+            self.finished_at = time.monotonic()
             self.first_event.set()
 
     def started(self) -> Stream:
