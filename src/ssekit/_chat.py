@@ -51,6 +51,7 @@ from ._request import (
     ChatLimits,
 )
 from ._response import EventStreamResponse
+from ._shutdown_hook import shutting_down_refusal
 from ._sse_stream import StreamingBot
 
 if TYPE_CHECKING:
@@ -156,6 +157,9 @@ class ChatApp:
         if scope["method"] == "HEAD":
             await self._response((), self._options)(scope, receive, send)
             return
+        if self._shutting_down():  # `503` in the protocol's shape, before any bot is built
+            await send_answer(send, protocol.refusal(shutting_down_refusal()))
+            return
         try:
             bot = await self._bot_for(request)
         except RequestRefused as refused:  # a factory refusing the request (an unknown model)
@@ -188,6 +192,10 @@ class ChatApp:
         )
         if answer is not None:
             await send_answer(send, answer)
+
+    def _shutting_down(self) -> bool:
+        shutdown = self._options["shutdown"]
+        return shutdown is not None and shutdown.is_set()
 
     def _response(self, events: Producer, options: StreamOptions) -> EventStreamResponse:
         return EventStreamResponse._checked(events, self._headers, options)

@@ -5,7 +5,7 @@ Exception
  └── SsekitError                  something ssekit decided at run time
       ├── ClientGone              the client left: the stream ends quietly
       │    └── WriteTimeout       ...by not reading: one write stayed blocked past send_timeout
-      ├── RequestRefused          a request answered with a 4xx JSON error (status, message)
+      ├── RequestRefused          a request answered with a 4xx/503 JSON error (status, message)
       │    └── RequestTooLarge    ...413: its body went over the limit while being read
       └── ModelProviderError      a model provider failed; str() is a sentence safe to show
 ```
@@ -48,9 +48,10 @@ class WriteTimeout(ClientGone):
 class RequestRefused(SsekitError):
     """A request ssekit answers with an HTTP error before any stream starts.
 
-    `status` is the HTTP status (4xx); `message` is safe to send to the client
-    (it says what is wrong with the request, never what is inside the server);
-    `headers` are what the answer needs besides the JSON ones (`Allow` on a 405).
+    `status` is the HTTP status (4xx, or 503 once the server is shutting down);
+    `message` is safe to send to the client (it says what is wrong with the
+    request, never what is inside the server); `headers` are what the answer
+    needs besides the JSON ones (`Allow` on a 405, `Retry-After` on the 503).
     """
 
     def __init__(

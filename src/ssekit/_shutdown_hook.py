@@ -39,6 +39,7 @@ from ._asgi import (
     refuse_non_http,
     send_status,
 )
+from ._exceptions import RequestRefused
 
 if TYPE_CHECKING:
     from ._shutdown import ShutdownSignal
@@ -53,6 +54,7 @@ __all__ = [
     "SignalHook",
     "lifespan",
     "shutting_down_answer",
+    "shutting_down_refusal",
 ]
 
 #: The signals a server stops on: `kill` / Kubernetes (SIGTERM) and Ctrl-C (SIGINT).
@@ -78,6 +80,11 @@ def shutting_down_answer() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     and `Retry-After` knows to go to another instance.
     """
     return 503, error_body(503, SHUTTING_DOWN), json_error_headers([_RETRY_AFTER])
+
+
+def shutting_down_refusal() -> RequestRefused:
+    """The same `503`, for `chat_app` to word in its protocol's error shape (OpenAI's...)."""
+    return RequestRefused(503, SHUTTING_DOWN, [_RETRY_AFTER])
 
 
 def _call_soon_threadsafe() -> Callable[[Callable[[], object]], object]:

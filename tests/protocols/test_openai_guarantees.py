@@ -179,6 +179,35 @@ def test_shutdown_ends_each_stream_with_the_protocols_terminal_frames() -> None:
     assert bot.closed.is_set()
 
 
+def test_a_request_once_the_shutdown_began_gets_a_503_in_openais_shape() -> None:
+    """Streamed or not, on either endpoint: the bot is never started, and the client raises
+    its own error for a `503` (one it would retry, after `Retry-After`)."""
+    signal = ShutdownSignal()
+    signal.set()
+    bot = EndlessBot()
+    app = chat_app(bot, protocol="openai", shutdown=signal)
+    with serve(app) as running, client_for(running.url + "/v1") as client:
+        calls: list[Callable[[], object]] = [
+            lambda: client.chat.completions.create(model="m", messages=HELLO, stream=True),
+            lambda: client.chat.completions.create(model="m", messages=HELLO),
+            lambda: client.responses.create(model="m", input="hi", stream=True),
+            lambda: client.responses.create(model="m", input="hi"),
+        ]
+        for call in calls:
+            with pytest.raises(openai.InternalServerError) as raised:
+                call()
+            assert raised.value.status_code == 503
+            assert raised.value.response.headers["retry-after"] == "1"
+            assert raised.value.body == {
+                "message": "the server is shutting down",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+                "status": 503,
+            }
+    assert not bot.started.is_set()
+
+
 @pytest.fixture
 def no_echo_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSEKIT_ECHO_DELAY", "0")
