@@ -1,9 +1,10 @@
 """Stopping a server with open streams, as users stop one: real processes, signals sent by PID.
 
 The app is `tests/support/serve_app.py` (its `SHUTDOWN` has `grace` = `GRACE`).
-Each test starts a server process (two, started together, where their waits
-can overlap), opens streams (httpx-sse reads them), sends SIGTERM or SIGINT,
-and checks how every stream ended and when the process exited. An open stream
+Each test has a server process of its own (started with the others of its
+kind by a module fixture, so that their start-ups overlap), opens streams
+(httpx-sse reads them), sends SIGTERM or SIGINT, and checks how every stream
+ended and when the process exited. An open stream
 that cannot finish must end with the shutdown's error event, an answer that
 can finish within the grace must finish, and the process must exit well
 before any server timeout would have cut them.
@@ -19,12 +20,14 @@ before any server timeout would have cut them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,7 +37,16 @@ from ssekit import ShutdownSignal, chat_app
 from ssekit._asgi import Receive, Scope, Send
 from tests.rawclient import RawClient
 from tests.servers import Server, serve
-from tests.support.processes import Launched, Stream, launched, launched_together, python, tool
+from tests.support.processes import (
+    Launched,
+    Stream,
+    all_started,
+    launched,
+    launched_together,
+    loopback_client,
+    python,
+    tool,
+)
 from tests.support.serve_app import EchoBot
 
 GRACE = 1.0
@@ -70,10 +82,9 @@ def serve_command(server: str, options: str = "") -> list[str]:
 def open_streams(running: Launched, endless: int = 3) -> tuple[list[Stream], list[Stream]]:
     """`endless` streams that never finish, and two answers that finish within the grace
     (one a `chat_app` POST); each has shown its first event."""
-    streams = [Stream(running.url + ENDLESS).started() for _ in range(endless)]
+    streams = all_started([Stream(running.url + ENDLESS) for _ in range(endless)])
     chat = Stream(running.url + "/chat", method="POST", json={"messages": ["a b c d e f g h i j"]})
-    answers = [Stream(running.url + IN_FLIGHT).started(), chat.started()]
-    return streams, answers
+    return streams, all_started([Stream(running.url + IN_FLIGHT), chat])
 
 
 def check_clean_ends(endless: list[Stream], answers: list[Stream], sent: float) -> None:
@@ -100,21 +111,41 @@ def producers_closed(running: Launched) -> int:
     return running.output().count("closed /")
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "hypercorn-trio"])
-def test_serve_ends_open_streams_then_exits(tmp_path: Path, server: str) -> None:
-    """Two processes at once: one stopped by SIGTERM (`kill`, Kubernetes), one by SIGINT
-    (Ctrl-C). Each one's answers start just before its signal, so they are in flight."""
-    stops = (signal.SIGTERM, signal.SIGINT)
-    with launched_together([serve_command(server)] * len(stops), tmp_path, ENV) as processes:
-        stopped = []
-        for running, number in zip(processes, stops, strict=True):
-            endless, answers = open_streams(running)
-            stopped.append((running, endless, answers, running.send(number)))
-        for running, endless, answers, sent in stopped:
-            check_clean_ends(endless, answers, sent)
-            check_exit(running, sent)
-            assert producers_closed(running) == 5
-            assert "Traceback" not in running.output()
+@contextlib.contextmanager
+def started_together(
+    commands: dict[str, list[str]], directory: Path
+) -> Iterator[dict[str, Launched]]:
+    """A process per command, all started at once (their start-ups overlap), by name; each
+    test then stops its own, and any left running are killed at the end."""
+    with launched_together(list(commands.values()), directory, ENV) as processes:
+        yield dict(zip(commands, processes, strict=True))
+
+
+SERVERS = ("uvicorn", "hypercorn", "hypercorn-trio")
+#: SIGTERM (`kill`, Kubernetes) and SIGINT (Ctrl-C).
+STOPS = {"SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Launched]]:
+    """A `ssekit.serve` process for each server and stop signal."""
+    commands = {f"{server} {stop}": serve_command(server) for server in SERVERS for stop in STOPS}
+    with started_together(commands, tmp_path_factory.mktemp("served")) as processes:
+        yield processes
+
+
+@pytest.mark.parametrize("stop", STOPS)
+@pytest.mark.parametrize("server", SERVERS)
+def test_serve_ends_open_streams_then_exits(
+    served: dict[str, Launched], server: str, stop: str
+) -> None:
+    running = served[f"{server} {stop}"]
+    endless, answers = open_streams(running)
+    sent = running.send(STOPS[stop])
+    check_clean_ends(endless, answers, sent)
+    check_exit(running, sent)
+    assert producers_closed(running) == 5
+    assert "Traceback" not in running.output()
 
 
 def test_the_last_backstop_ends_a_process_whose_producer_ignores_cancellation(
@@ -191,43 +222,54 @@ COMMAND_LINES = {
 }
 
 
+#: The control: the same app unhooked, with uvicorn's own timeout (here 2 s).
+UNHOOKED_TIMEOUT = GRACE + 1
+UNHOOKED = [tool("uvicorn"), f"{APP}:app", "--port", "{port}", "--log-level", "warning"]
+UNHOOKED += ["--timeout-graceful-shutdown", f"{UNHOOKED_TIMEOUT:g}"]
+
+
+@pytest.fixture(scope="module")
+def command_lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Launched]]:
+    """A process for each command line, one more of `uvicorn` for Ctrl-C, and the control."""
+    commands = {**COMMAND_LINES, "uvicorn, for Ctrl-C": COMMAND_LINES["uvicorn"]}
+    commands["uvicorn, unhooked"] = UNHOOKED
+    with started_together(commands, tmp_path_factory.mktemp("command-lines")) as processes:
+        yield processes
+
+
 @pytest.mark.parametrize("command", COMMAND_LINES)
 def test_the_hook_ends_open_streams_under_the_servers_own_command_line(
-    tmp_path: Path, command: str
+    command_lines: dict[str, Launched], command: str
 ) -> None:
-    with launched(COMMAND_LINES[command], tmp_path, ENV) as running:
-        endless, answers = open_streams(running)
-        sent = running.send(signal.SIGTERM)
-        check_clean_ends(endless, answers, sent)
-        # uvicorn raises the signal again once it has shut down: it dies of it.
-        check_exit(running, sent, (0, -signal.SIGTERM))
-        assert producers_closed(running) == 5
+    running = command_lines[command]
+    endless, answers = open_streams(running)
+    sent = running.send(signal.SIGTERM)
+    check_clean_ends(endless, answers, sent)
+    # uvicorn raises the signal again once it has shut down: it dies of it.
+    check_exit(running, sent, (0, -signal.SIGTERM))
+    assert producers_closed(running) == 5
 
 
-def test_the_hook_hears_ctrl_c_too(tmp_path: Path) -> None:
-    with launched(COMMAND_LINES["uvicorn"], tmp_path, ENV) as running:
-        endless, answers = open_streams(running)
-        sent = running.send(signal.SIGINT)
-        check_clean_ends(endless, answers, sent)
-        check_exit(running, sent, (0, -signal.SIGINT))
+def test_the_hook_hears_ctrl_c_too(command_lines: dict[str, Launched]) -> None:
+    running = command_lines["uvicorn, for Ctrl-C"]
+    endless, answers = open_streams(running)
+    sent = running.send(signal.SIGINT)
+    check_clean_ends(endless, answers, sent)
+    check_exit(running, sent, (0, -signal.SIGINT))
 
 
 def test_without_the_hook_uvicorn_waits_for_open_streams_until_its_timeout(
-    tmp_path: Path,
+    command_lines: dict[str, Launched],
 ) -> None:
     """The control: the same app unhooked. uvicorn's lifespan shutdown comes after the
-    connections close, so nothing ends the streams; its timeout (here 2 s) cuts them."""
-    timeout = GRACE + 1
-    command = [tool("uvicorn"), f"{APP}:app", "--port", "{port}"]
-    command += ["--timeout-graceful-shutdown", f"{timeout:g}", "--log-level", "warning"]
-    with launched(command, tmp_path, ENV) as running:
-        endless, _ = open_streams(running, endless=1)
-        sent = running.send(signal.SIGTERM)
-        endless[0].ended(timeout + 10)
-        cut_after = time.monotonic() - sent
+    connections close, so nothing ends the streams; its timeout cuts them."""
+    running = command_lines["uvicorn, unhooked"]
+    endless, _ = open_streams(running, endless=1)
+    sent = running.send(signal.SIGTERM)
+    endless[0].ended(UNHOOKED_TIMEOUT + 10)
     assert endless[0].final is None, "the stream ended cleanly without the hook"
     assert endless[0].error is not None and "peer closed connection" in endless[0].error
-    assert cut_after > timeout - 0.5
+    assert endless[0].finished_at - sent > UNHOOKED_TIMEOUT - 0.5
 
 
 RELOADED_APP = """
@@ -273,13 +315,13 @@ def test_uvicorn_reload_is_not_held_up_by_an_open_stream(tmp_path: Path) -> None
     source.write_text(RELOADED_APP.format(version="1"))
     command = [tool("uvicorn"), "main:app", "--reload", "--reload-dir", str(source.parent)]
     command += ["--app-dir", str(source.parent), "--port", "{port}", "--log-level", "warning"]
-    with launched(command, tmp_path) as running:
-        version, old_worker = httpx.get(running.url + "/version", timeout=10).text.split()
+    with launched(command, tmp_path) as running, loopback_client() as client:
+        version, old_worker = client.get(running.url + "/version").text.split()
         assert version == "1"
         browser_tab = Stream(running.url + "/stream").started()
         source.write_text(RELOADED_APP.format(version="2"))
         changed = time.monotonic()
-        served = _wait_for_version(running.url, "2", changed + RELOADED_WITHIN)
+        served = _wait_for_version(client, running.url, "2", changed + RELOADED_WITHIN)
         browser_tab.ended(5)
         assert browser_tab.final is not None, browser_tab.error
         assert (browser_tab.final.event, browser_tab.final.data) == SHUTTING_DOWN
@@ -290,12 +332,12 @@ def test_uvicorn_reload_is_not_held_up_by_an_open_stream(tmp_path: Path) -> None
         check_exit(running, sent)
 
 
-def _wait_for_version(url: str, version: str, deadline: float) -> float:
+def _wait_for_version(client: httpx.Client, url: str, version: str, deadline: float) -> float:
     """When `url` first served `version` (fails at `deadline`)."""
     seen = ""
     while time.monotonic() < deadline:
         try:
-            seen = httpx.get(url + "/version", timeout=2).text
+            seen = client.get(url + "/version", timeout=2).text
         except httpx.HTTPError:
             seen = "(no answer)"
         if seen.startswith(version + " "):
@@ -337,7 +379,7 @@ class Arrivals(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + 60
         requests = [("/chat", "POST", {"messages": ["one two"]}), ("/ready", "GET", None)]
-        with httpx.Client(timeout=30) as client:
+        with loopback_client() as client:
             while time.monotonic() < deadline:
                 for path, method, body in requests:
                     began = time.monotonic()
@@ -352,7 +394,8 @@ def test_a_rolling_update_refuses_late_requests_cleanly_and_cuts_no_stream(
     tmp_path: Path,
 ) -> None:
     with launched(serve_command("uvicorn"), tmp_path, ENV) as running:
-        ready = httpx.get(running.url + "/ready", timeout=10)
+        with loopback_client() as client:
+            ready = client.get(running.url + "/ready")
         assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
         endless, answers = open_streams(running)
         arrivals = [Arrivals(running.url) for _ in range(3)]
