@@ -99,7 +99,9 @@ class ChatApp:
     `done_event` (`"done"`) name the `"ssekit"` protocol's events (another protocol
     refuses them); the other options are
     [StreamOptions][ssekit.StreamOptions], with `prefetch=True` by default (and,
-    for `"ssekit"`, `finished_id="ssekit-finished"`).
+    for `"ssekit"`, `finished_id="ssekit-finished"`). Once its `shutdown` signal is
+    set, a request gets `503` with `Retry-After` in the protocol's error shape, and
+    no bot is built.
     """
 
     def __init__(
