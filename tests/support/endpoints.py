@@ -75,6 +75,11 @@ def query_of(scope: Mapping[str, Any]) -> dict[str, str]:
     return dict(parse_qsl(scope.get("query_string", b"").decode()))
 
 
+def django_query(request: Any) -> dict[str, str]:
+    """A Django request's query string as a dict (last value wins)."""
+    return dict(parse_qsl(request.META.get("QUERY_STRING", "")))
+
+
 def core(endpoint: Endpoint) -> ASGIApp:
     """Raw ASGI: `EventStreamResponse` on `/{kind}`, the core `chat_app` on the rest.
 
@@ -224,7 +229,7 @@ def django(endpoint: Endpoint) -> ASGIApp:
     from tests.support.django_project import asgi_app
 
     async def stream(request: HttpRequest, kind: str) -> HttpResponseBase:
-        events = endpoint.stream(kind, dict(request.GET.items()), as_dict)
+        events = endpoint.stream(kind, django_query(request), as_dict)
         return sse_response(events, **endpoint.options)
 
     async def chat(request: HttpRequest) -> HttpResponseBase:
@@ -234,7 +239,8 @@ def django(endpoint: Endpoint) -> ASGIApp:
         return sse_response(sse_stream(endpoint.bot, messages), **endpoint.options)
 
     urls = [path("chat", csrf_exempt(chat)), path("<str:kind>", stream)]
-    return asgi_app(urls, **endpoint.app_options)
+    built: ASGIApp = asgi_app(urls, **endpoint.app_options)
+    return built
 
 
 #: Every ssekit target: the core response and each adapter in its framework's idiom.

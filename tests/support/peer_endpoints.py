@@ -12,7 +12,7 @@ of `endpoint.app_options` go to the application as in `tests.support.endpoints`.
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from tests.support.endpoints import ASGIApp, Endpoint, as_dict
+from tests.support.endpoints import ASGIApp, Endpoint, as_dict, django_query
 
 
 def sse_bytes(event: str, data: str) -> bytes:
@@ -101,13 +101,14 @@ def django_streaming(endpoint: Endpoint) -> ASGIApp:
     from tests.support.django_project import django_asgi_app
 
     async def stream(request: HttpRequest, kind: str) -> HttpResponseBase:
-        events = endpoint.stream(kind, dict(request.GET.items()), sse_bytes)
+        events = endpoint.stream(kind, django_query(request), sse_bytes)
         response = StreamingHttpResponse(events, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
 
-    return django_asgi_app([path("<str:kind>", stream)], **endpoint.app_options)
+    built: ASGIApp = django_asgi_app([path("<str:kind>", stream)], **endpoint.app_options)
+    return built
 
 
 #: Every peer, by what it is.
