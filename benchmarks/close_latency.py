@@ -12,7 +12,8 @@ were not closed within ``--deadline`` s, and how many were never closed
 (still open when the mode ends, after a last wait). The floors are left out:
 they do not watch for the client. A target whose producer was not closed in
 time gets a pause before the next trial, so its leftover work does not load
-the others' trials.
+the others' trials. What a target's app raised when its client left is counted
+by the server (``/errors``) and shown, not printed as a traceback per trial.
 
     uv run python benchmarks/close_latency.py [--trials 200] [--peer-busy-trials 20] [--quick]
 """
@@ -23,9 +24,10 @@ import itertools
 import time
 from statistics import median
 
-from _common import open_stream, percentile, read_until
-from _suite import Result, add_goal, add_plot, add_table, finish, new_result, parser
-from _targets import PEERS, SSEKIT, TargetServer, target_server
+from clients import open_stream, percentile, read_until
+from report import Result, add_goal, add_plot, add_table, finish, new_result, parser
+from server import TargetServer, target_server
+from targets import PEERS, SSEKIT
 
 _counter = itertools.count()
 
@@ -65,7 +67,7 @@ def main() -> None:
     )
     cli.add_argument("--targets", nargs="*", default=list(SSEKIT + PEERS))
     args = cli.parse_args()
-    trials, peer_busy = (5, 3) if args.quick else (args.trials, args.peer_busy_trials)
+    trials, peer_busy = (3, 2) if args.quick else (args.trials, args.peer_busy_trials)
     deadline = 0.5 if args.quick else args.deadline
     result = new_result(
         "Client close -> producer `finally`",
@@ -73,7 +75,9 @@ def main() -> None:
         f"{peer_busy} in the busy mode, where their producers run on), interleaved trial by "
         f"trial. Not closed in time: no `finally` within {deadline:g} s of the close (a target "
         f"is given up on in a mode after {args.give_up} of those); never closed: still no "
-        "`finally` when the mode's trials were over and 3 s more had passed.",
+        "`finally` when the mode's trials were over and 3 s more had passed; raised in the "
+        "server: what the target's app raised when its client left (FastAPI's built-in SSE: "
+        "`BrokenResourceError` from its keepalive task, fastapi/fastapi#15725).",
     )
     for busy in (False, True):
         delays: dict[str, list[float]] = {t: [] for t in args.targets}
@@ -98,6 +102,7 @@ def main() -> None:
             time.sleep(0.5 if args.quick else 3.0)
             for target, keys in late.items():
                 never[target] = sum(running.get_json(f"/closed?k={k}") is None for k in keys)
+            errors = running.errors()
         mode = "busy (20,000 ready events)" if busy else "waiting for its next item"
         rows = []
         for target in args.targets:
@@ -108,7 +113,10 @@ def main() -> None:
                 else ["-", "-", "-"]
             )
             count = len(values) + len(late[target])
-            rows.append([target, str(count), *cells, str(len(late[target])), str(never[target])])
+            raised = ", ".join(sorted(set(errors.get(target, [])))) or "-"
+            rows.append(
+                [target, str(count), *cells, str(len(late[target])), str(never[target]), raised]
+            )
         add_table(
             result,
             f"**Producer {mode}: client close -> `finally`, ms**",
@@ -120,6 +128,7 @@ def main() -> None:
                 "max",
                 f"not closed in {deadline:g} s",
                 "never closed",
+                "raised in the server",
             ],
             rows,
         )

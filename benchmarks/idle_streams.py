@@ -17,13 +17,15 @@ import asyncio
 from typing import Any
 
 import uvloop
-from _suite import Result, add_goal, add_plot, add_table, finish, new_result, parser
-from _targets import PEERS, TARGETS, TargetServer, raise_fd_limit, target_server
+from clients import request
+from report import Result, add_goal, add_plot, add_table, finish, new_result, parser
+from server import TargetServer, raise_fd_limit, target_server
+from targets import DEFAULT, PEERS
 
 
 async def _open_one(port: int, target: str) -> Any:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /{target}?n=1&hold=1 HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+    writer.write(request(f"/{target}?n=1&hold=1"))
     await asyncio.wait_for(reader.readuntil(b"data: tok0"), 30)
     return writer
 
@@ -39,16 +41,16 @@ async def footprint(
     running: TargetServer, target: str, totals: list[int], quick: bool
 ) -> list[dict[str, Any]]:
     held: list[Any] = []
-    await open_idle(running.port, target, 50, held)
+    await open_idle(running.port, target, 5 if quick else 50, held)
     for writer in held:
         writer.close()
     held.clear()
-    await asyncio.sleep(0.2 if quick else 1.0)
+    await asyncio.sleep(0.05 if quick else 1.0)
     before = running.get_json("/stats")
     rows = []
     for total in totals:
         await open_idle(running.port, target, total - len(held), held)
-        await asyncio.sleep(0.1 if quick else 0.5)
+        await asyncio.sleep(0.05 if quick else 0.5)
         now = running.get_json("/stats")
         rows.append(
             {
@@ -65,9 +67,9 @@ async def footprint(
 def main() -> None:
     cli = parser(__doc__)
     cli.add_argument("--streams", type=int, nargs="*", default=[1000, 2000, 5000])
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
-    totals = [20, 60] if args.quick else sorted(args.streams)
+    totals = [20] if args.quick else sorted(args.streams)
     raise_fd_limit()
     measured: dict[str, list[dict[str, Any]]] = {}
     if args.quick:  # one server for all: only checks that every target runs

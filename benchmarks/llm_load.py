@@ -23,12 +23,12 @@ from statistics import median
 from typing import Any
 
 import uvloop
-from _common import cpu_seconds, percentile
-from _suite import add_plot, add_table, finish, new_result, parser
-from _targets import TARGETS, raise_fd_limit, target_server
+from clients import END, percentile, request
+from report import add_plot, add_table, finish, new_result, parser
+from server import cpu_seconds, raise_fd_limit, target_server
+from targets import DEFAULT
 
 _STAMP = re.compile(rb"data: tok\d+ (\d+\.\d+)\r?\n")  # sse-starlette, Litestar: CRLF
-_END = b"\r\n0\r\n\r\n"
 
 
 class _Stream(asyncio.Protocol):
@@ -51,7 +51,7 @@ class _Stream(asyncio.Protocol):
             self.delays.append(now - float(match.group(1)))
             end = match.end()
         self.buffer = buffer[end:]
-        if self.buffer.endswith(_END) and not self.done.done():
+        if self.buffer.endswith(END) and not self.done.done():
             self.done.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -66,12 +66,12 @@ async def one_load(
     loop = asyncio.get_running_loop()
     n = round(seconds * 1000 / every_ms)
     query = f"n={n}&every={every_ms}&lazy={int(lazy)}"
-    request = f"GET /{target}?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode()
+    request_bytes = request(f"/{target}?{query}")
     delays: list[float] = []
     started = time.monotonic()
     opened = await asyncio.gather(
         *(
-            loop.create_connection(lambda: _Stream(request, delays), "127.0.0.1", port)
+            loop.create_connection(lambda: _Stream(request_bytes, delays), "127.0.0.1", port)
             for _ in range(streams)
         )
     )
@@ -89,7 +89,7 @@ def main() -> None:
     cli.add_argument("--every", type=int, default=20, help="ms between tokens")
     cli.add_argument("--seconds", type=float, default=10.0)
     cli.add_argument("--rounds", type=int, default=1)
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     cli.add_argument(
         "--lazy",
         action="store_true",
@@ -97,7 +97,7 @@ def main() -> None:
     )
     args = cli.parse_args()
     streams, seconds, rounds = (
-        (50, 1.0, 1) if args.quick else (args.streams, args.seconds, args.rounds)
+        (20, 0.4, 1) if args.quick else (args.streams, args.seconds, args.rounds)
     )
     raise_fd_limit()
     expected = streams * round(seconds * 1000 / args.every)
@@ -127,7 +127,7 @@ def main() -> None:
                 p99[target].append(percentile(delays, 0.99))
                 worst[target].append(max(delays))
                 arrived[target].append(len(delays))
-                time.sleep(0.2 if args.quick else 1.0)  # let the server settle
+                time.sleep(0.05 if args.quick else 1.0)  # let the server settle
     result = new_result(
         "LLM-like load: concurrent token streams"
         + (", late tokens without an await" if args.lazy else ""),

@@ -29,11 +29,11 @@ import socket
 import time
 from statistics import median
 
-from _common import cpu_seconds
-from _suite import add_plot, add_table, finish, new_result, parser, ratio_text, ratios, spread
-from _targets import TARGETS, TargetServer, target_server
+from clients import END, request
+from report import add_plot, add_table, finish, new_result, parser, ratio_text, ratios, spread
+from server import TargetServer, cpu_seconds, target_server
+from targets import DEFAULT
 
-_END = b"\r\n0\r\n\r\n"
 _counter = itertools.count()
 
 
@@ -56,7 +56,7 @@ def one_trial(
     with sock:
         sock.connect(("127.0.0.1", running.port))
         query = f"n={events}&paced={int(paced)}&count=1&k={key}"
-        sock.sendall(f"GET /{target}?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        sock.sendall(request(f"/{target}?{query}"))
         tail = b""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -64,7 +64,7 @@ def one_trial(
             if not chunk:
                 raise ConnectionError(f"{target}: the stream ended early")
             tail = (tail + chunk)[-16:]
-            if tail.endswith(_END):
+            if tail.endswith(END):
                 break
             if slow:
                 time.sleep(pause)
@@ -81,9 +81,9 @@ def main() -> None:
     cli.add_argument("--rounds", type=int, default=3)
     cli.add_argument("--read", type=int, default=2048, help="bytes per read, slow client")
     cli.add_argument("--pause", type=float, default=2.0, help="ms between reads, slow client")
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
-    events, rounds = (1_000, 1) if args.quick else (args.events, args.rounds)
+    events, rounds = (300, 1) if args.quick else (args.events, args.rounds)
     pause = args.pause / 1000
     modes = (("burst", "fast"), ("burst", "slow"), ("paced", "slow"))
     sends = {(m, t): list[float]() for m in modes for t in args.targets}

@@ -16,16 +16,17 @@ import socket
 import time
 from statistics import median
 
-from _common import percentile
-from _suite import add_plot, add_table, finish, new_result, parser
-from _targets import TARGETS, target_server
+from clients import percentile, request
+from report import add_plot, add_table, finish, new_result, parser
+from server import target_server
+from targets import DEFAULT
 
 
 def one_trial(port: int, target: str) -> tuple[float, float]:
     """Seconds to the response's first byte and to the first event."""
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port), 10) as sock:
-        sock.sendall(f"GET /{target}?n=1 HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        sock.sendall(request(f"/{target}?n=1"))
         data = sock.recv(65536)
         first_byte = time.perf_counter() - started
         while b"data: tok0" not in data:
@@ -39,9 +40,9 @@ def one_trial(port: int, target: str) -> tuple[float, float]:
 def main() -> None:
     cli = parser(__doc__)
     cli.add_argument("--trials", type=int, default=200)
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
-    trials = 10 if args.quick else args.trials
+    trials = 5 if args.quick else args.trials
     first_byte: dict[str, list[float]] = {t: [] for t in args.targets}
     first_event: dict[str, list[float]] = {t: [] for t in args.targets}
     with target_server("uvicorn") as running:
