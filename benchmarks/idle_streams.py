@@ -85,20 +85,7 @@ def main() -> None:
         "streams that each received one event and wait for the next. Growth of the server's "
         "RSS and asyncio task count after a warm-up, per stream.",
     )
-    rows = []
-    for target in args.targets:
-        floor = measured.get("floor")
-        for i, row in enumerate(measured[target]):
-            ratio = f"{row['kib'] / floor[i]['kib']:.2f}x" if floor and floor[i]["kib"] > 0 else "-"
-            rows.append(
-                [target, f"{row['streams']:,}", f"{row['kib']:.1f}", ratio, f"{row['tasks']:.2f}"]
-            )
-    add_table(
-        result,
-        "**Idle streams on uvicorn**",
-        ["target", "open streams", "KiB per stream", "KiB x floor", "tasks per stream"],
-        rows,
-    )
+    tabulate(result, measured)
     add_plot(
         result,
         "idle",
@@ -114,6 +101,20 @@ def main() -> None:
     if "ssekit" in measured:
         judge(result, measured, totals)
     finish(result, args.json)
+
+
+def tabulate(result: Result, measured: dict[str, list[dict[str, Any]]]) -> None:
+    """The table: KiB and tasks per stream at each size, KiB beside the floor's."""
+    rows = []
+    floor = measured.get("floor")
+    for target, sizes in measured.items():
+        for i, row in enumerate(sizes):
+            ratio = f"{row['kib'] / floor[i]['kib']:.2f}x" if floor and floor[i]["kib"] > 0 else "-"
+            rows.append(
+                [target, f"{row['streams']:,}", f"{row['kib']:.1f}", ratio, f"{row['tasks']:.2f}"]
+            )
+    columns = ["target", "open streams", "KiB per stream", "KiB x floor", "tasks per stream"]
+    add_table(result, "**Idle streams on uvicorn**", columns, rows)
 
 
 def judge(result: Result, measured: dict[str, list[dict[str, Any]]], totals: list[int]) -> None:

@@ -123,6 +123,41 @@ NOTES_MARKER = (
 )
 
 
+SERVED = (
+    "All serve the same stream (`event: message`, data `tok<i>`) from one server process "
+    "(`benchmarks/server.py`: uvicorn with uvloop and httptools, or hypercorn with uvloop "
+    "and h11), each under its own path; the ssekit targets and the peers are built by the "
+    "builders the tests use (`tests/support/endpoints.py`, `peer_endpoints.py`). Raw-socket "
+    "clients read the streams."
+)
+NOISE = (
+    "**Noise.** The machine is a shared 2-core VM on which other people's test suites ran "
+    "during the whole run, and each server shares the two cores with its client. So targets "
+    "are interleaved (A B C ... A B C ...), results are medians with the min-max beside them, "
+    "and every result is also stated as a ratio to the floor measured in the same run (the "
+    "same round where there are rounds); server CPU time (user + system of the server "
+    "process, from `/proc`) is quoted where wall time is noisier. Read the ratios, not the "
+    "absolute figures. No test asserts a timing."
+)
+
+
+def goals(results: Results) -> list[str]:
+    """The page's table of goals, each met or missed, from every scenario."""
+    lines = [
+        "## Goals",
+        "",
+        "Each goal as the issue that built the part set it, judged on the figure measured here.",
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+    ]
+    for result in results.values():
+        for goal in (result or {}).get("goals", []):
+            verdict = "met" if goal["met"] else "**missed**"
+            lines.append(f"| {goal['goal']} | {goal['measured']} | {verdict} |")
+    return [*lines, ""]
+
+
 def render(
     results: dict[str, dict[str, Any] | None],
     times: dict[str, float],
@@ -145,35 +180,16 @@ def render(
         f"**Machine:** {info['cpu']}, Linux {info['kernel']}, {info['python']}; "
         f"load average {info['load']} at the end of the run. {info['packages']}.",
         "",
-        "**Noise.** The machine is a shared 2-core VM on which other people's test suites ran "
-        "during the whole run, and each server shares the two cores with its client. So targets "
-        "are interleaved (A B C ... A B C ...), results are medians with the min-max beside them, "
-        "and every result is also stated as a ratio to the floor measured in the same run (the "
-        "same round where there are rounds); server CPU time (user + system of the server "
-        "process, from `/proc`) is quoted where wall time is noisier. Read the ratios, not the "
-        "absolute figures. No test asserts a timing.",
+        NOISE,
         "",
-        "## Goals",
+        *goals(results),
+        "## Targets",
         "",
-        "Each goal as the issue that built the part set it, judged on the figure measured here.",
-        "",
-        "| goal | measured | |",
-        "|---|---|---|",
+        "| target | what it is |",
+        "|---|---|",
     ]
-    for result in results.values():
-        for goal in (result or {}).get("goals", []):
-            verdict = "met" if goal["met"] else "**missed**"
-            lines.append(f"| {goal['goal']} | {goal['measured']} | {verdict} |")
-    lines += ["", "## Targets", "", "| target | what it is |", "|---|---|"]
     lines += [f"| `{name}` | {text} |" for name, text in DESCRIPTIONS.items()]
-    lines += [
-        "",
-        "All serve the same stream (`event: message`, data `tok<i>`) from one server process "
-        "(`benchmarks/server.py`: uvicorn with uvloop and httptools, or hypercorn with uvloop "
-        "and h11), each under its own path; the ssekit targets and the peers are built by the "
-        "builders the tests use (`tests/support/endpoints.py`, `peer_endpoints.py`). Raw-socket "
-        "clients read the streams.",
-    ]
+    lines += ["", SERVED]
     for name in SCENARIOS:
         if name in results:
             lines += section(name, results[name], times[name], images, image_prefix)
@@ -200,6 +216,35 @@ def section(
     return [*lines, "", f"`uv run python {command}` ({seconds:.0f} s in this run)."]
 
 
+Results = dict[str, dict[str, Any] | None]
+
+
+def run(
+    raw: Path, names: list[str], quick: bool
+) -> tuple[Results, dict[str, float], dict[str, str]]:
+    """Run the scenarios; their results, times and the machine, also saved in `raw`."""
+    results: Results = {}
+    times: dict[str, float] = {}
+    for name in names:
+        results[name], times[name] = run_scenario(name, quick, raw)
+    info = machine()
+    info["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (raw / "times.json").write_text(json.dumps(times))
+    (raw / "machine.json").write_text(json.dumps(info))
+    return results, times, info
+
+
+def read_run(raw: Path, names: list[str]) -> tuple[Results, dict[str, float], dict[str, str]]:
+    """A previous run's results, times and machine, from its raw directory."""
+    times = json.loads((raw / "times.json").read_text())
+    info = json.loads((raw / "machine.json").read_text())
+    results: Results = {}
+    for name in names:
+        path = raw / f"{name}.json"
+        results[name] = json.loads(path.read_text()) if path.exists() else None
+    return results, times, info
+
+
 def main() -> None:
     cli = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     cli.add_argument("--quick", action="store_true", help="smoke sizes; docs are not written")
@@ -218,24 +263,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     images = args.out / "img"
     images.mkdir(exist_ok=True)
-    results: dict[str, dict[str, Any] | None] = {}
     if args.from_json:
         raw = args.from_json
-        times = json.loads((raw / "times.json").read_text())
-        info = json.loads((raw / "machine.json").read_text())
-        for name in args.only:
-            path = raw / f"{name}.json"
-            results[name] = json.loads(path.read_text()) if path.exists() else None
+        results, times, info = read_run(raw, args.only)
     else:
         raw = args.out / "bench-results" if args.out != ROOT / "docs" else Path(tempfile.mkdtemp())
         raw.mkdir(exist_ok=True)
-        times = {}
-        for name in args.only:
-            results[name], times[name] = run_scenario(name, args.quick, raw)
-        info = machine()
-        info["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        (raw / "times.json").write_text(json.dumps(times))
-        (raw / "machine.json").write_text(json.dumps(info))
+        results, times, info = run(raw, args.only, args.quick)
     page = render(results, times, args.quick, images, "img/", info)
     target = args.out / "benchmarks.md"
     if target.exists() and NOTES_MARKER in (old := target.read_text()):

@@ -37,23 +37,29 @@ def one_trial(port: int, target: str) -> tuple[float, float]:
         return first_byte, time.perf_counter() - started
 
 
+def measure(targets: list[str], trials: int) -> tuple[dict[str, list[float]], ...]:
+    """`(first byte, first event)`: seconds per target, one per trial, targets interleaved."""
+    first_byte: dict[str, list[float]] = {t: [] for t in targets}
+    first_event: dict[str, list[float]] = {t: [] for t in targets}
+    with target_server("uvicorn") as running:
+        for target in targets:  # warm up
+            for _ in range(5):
+                one_trial(running.port, target)
+        for _ in range(trials):
+            for target in targets:
+                byte, event = one_trial(running.port, target)
+                first_byte[target].append(byte)
+                first_event[target].append(event)
+    return first_byte, first_event
+
+
 def main() -> None:
     cli = parser(__doc__)
     cli.add_argument("--trials", type=int, default=200)
     cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
     trials = 5 if args.quick else args.trials
-    first_byte: dict[str, list[float]] = {t: [] for t in args.targets}
-    first_event: dict[str, list[float]] = {t: [] for t in args.targets}
-    with target_server("uvicorn") as running:
-        for target in args.targets:  # warm up
-            for _ in range(5):
-                one_trial(running.port, target)
-        for _ in range(trials):
-            for target in args.targets:
-                byte, event = one_trial(running.port, target)
-                first_byte[target].append(byte)
-                first_event[target].append(event)
+    first_byte, first_event = measure(args.targets, trials)
     result = new_result(
         "Time to first byte",
         f"uvicorn; {trials} trials per target, interleaved; a new connection per trial, timed "
