@@ -120,7 +120,7 @@ def django_pull(endpoint: Endpoint) -> ASGIApp:
 
 
 Builder = Callable[[Endpoint], ASGIApp]
-_CORE, _PEER = endpoints.TARGETS, peer_endpoints.PEERS
+_CORE, _PEER = endpoints.BUILDERS, peer_endpoints.BUILDERS
 #: Every target: its builder and what it is (the page's table of targets).
 TARGETS: dict[str, tuple[Builder, str]] = {
     "floor": (floor, "bare Starlette `StreamingResponse` of pre-encoded bytes"),

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
 
-from tests.support.endpoints import EchoBot, Endpoint, Shape, build
+from tests.support.endpoints import BUILDERS, EchoBot, Endpoint, Shape, build
 
 #: Heartbeat interval of every endpoint, short enough for a test to see pings.
 PING = 0.2
@@ -126,14 +127,10 @@ def django_app(middleware: Sequence[str] = ()) -> Any:
     return app("django", middleware=middleware)
 
 
-#: Every target: (app factory, the server it is tested on).
+#: The server each target is tested on, where it is not uvicorn.
+SERVER_OF = {"quart": "hypercorn-asyncio"}
+#: Every target of the shared builder, and Django on daphne too: (app factory, server).
 TARGETS: dict[str, tuple[Callable[[], Any], str]] = {
-    "core": (lambda: app("core"), "uvicorn"),
-    "starlette": (starlette_app, "uvicorn"),
-    "fastapi-return": (lambda: fastapi_app(response_class=False), "uvicorn"),
-    "fastapi-response_class": (lambda: fastapi_app(response_class=True), "uvicorn"),
-    "litestar": (litestar_app, "uvicorn"),
-    "quart": (quart_app, "hypercorn-asyncio"),
-    "django": (django_app, "uvicorn"),
+    **{name: (partial(app, name), SERVER_OF.get(name, "uvicorn")) for name in BUILDERS},
     "django-daphne": (django_app, "daphne"),
 }

@@ -15,7 +15,7 @@ Every response gets `endpoint.options` (the stream options: `ping`, `send_timeou
 The adapter tests (`tests/adapters/apps.py`), the reliability suite
 (`tests/reliability/server_app.py`) and the benchmarks (`benchmarks/targets.py`) serve what
 [build][tests.support.endpoints.build] returns, so adding an adapter means adding its builder
-to `TARGETS` here (and its own tests). What each framework's users write without ssekit, the
+to `BUILDERS` here (and its own tests). What each framework's users write without ssekit, the
 peers, is built the same way in `tests/support/peer_endpoints.py`.
 """
 
@@ -244,7 +244,7 @@ def django(endpoint: Endpoint) -> ASGIApp:
 
 
 #: Every ssekit target: the core response and each adapter in its framework's idiom.
-TARGETS: dict[str, Callable[[Endpoint], ASGIApp]] = {
+BUILDERS: dict[str, Callable[[Endpoint], ASGIApp]] = {
     "core": core,
     "starlette": starlette,
     "fastapi": fastapi,
@@ -256,5 +256,5 @@ TARGETS: dict[str, Callable[[Endpoint], ASGIApp]] = {
 
 
 def build(target: str, endpoint: Endpoint) -> ASGIApp:
-    """The ASGI app of `target` (a name in `TARGETS`) serving `endpoint`."""
-    return TARGETS[target](endpoint)
+    """The ASGI app of `target` (a name in `BUILDERS`) serving `endpoint`."""
+    return BUILDERS[target](endpoint)

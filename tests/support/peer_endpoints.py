@@ -112,7 +112,7 @@ def django_streaming(endpoint: Endpoint) -> ASGIApp:
 
 
 #: Every peer, by what it is.
-PEERS: dict[str, Callable[[Endpoint], ASGIApp]] = {
+BUILDERS: dict[str, Callable[[Endpoint], ASGIApp]] = {
     "sse-starlette": sse_starlette,
     "fastapi-sse": fastapi_sse,
     "litestar-sse": litestar_sse,
