@@ -17,7 +17,10 @@ exit times to `ssekit.serve` on uvicorn.
 
 Every `grace` is 0: the streams are endless, so this measures the machinery.
 
-    uv run python benchmarks/serve_shutdown.py [--streams 10 100 1000] [--rounds 3]
+    uv run python benchmarks/serve_shutdown.py [--streams 10 100 1000] [--rounds 3] [--quick]
+
+It prints a markdown table (for `run_all.py`) and exits with status 1 if an
+ssekit setup cut a stream or took more than 10 s to exit.
 """
 
 from __future__ import annotations
@@ -222,29 +225,59 @@ def _wait(process: subprocess.Popen[bytes], timeout: float) -> float | None:
     return time.monotonic()
 
 
-def main() -> None:
+#: The setups that must end every stream with the shutdown's event and exit: ssekit's.
+OURS = ("serve-uvicorn", "serve-hypercorn", "serve-trio", "uvicorn+hook")
+#: How long an ssekit setup may take to exit (grace 0): else the run fails.
+EXIT_BOUND_SECONDS = 10.0
+
+
+def _print_rows(streams: int, results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One table row per setup (medians); returns what failed among ssekit's setups."""
+    failures = []
+    reference = median(result["exit"] for result in results["serve-uvicorn"])
+    for setup, trials in results.items():
+        ended = median(trial["ended"] for trial in trials)
+        exited = median(trial["exit"] for trial in trials)
+        hows = ", ".join(sorted({how for trial in trials for how in trial["hows"]}))
+        print(
+            f"| {setup} | {streams} | {ended:.3f} | {exited:.3f} | {exited / reference:.2f}x"
+            f" | {hows} |"
+        )
+        if setup in OURS and (hows != "event" or exited > EXIT_BOUND_SECONDS):
+            failures.append(f"{setup}, {streams} streams: {hows}, exit {exited:.2f} s")
+    return failures
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--floor-timeout", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="10 streams, one round, floor 2 s")
     args = parser.parse_args()
-    print(f"load average: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-    columns = ("setup", "streams", "last stream ended (s)", "exit (s)", "exit ratio")
-    print("{:<24}{:>8}{:>23}{:>10}{:>12}  how they ended".format(*columns))
+    if args.quick:
+        args.streams, args.rounds, args.floor_timeout = [10], 1, 2
+    load = os.getloadavg()[0]
+    print(f"SIGTERM with N endless streams open; medians of {args.rounds} interleaved rounds.\n")
+    print("| setup | streams | last stream ended (s) | exit (s) | exit vs serve-uvicorn | how |")
+    print("|---|---|---|---|---|---|")
+    failures: list[str] = []
     for streams in args.streams:
         results: dict[str, list[dict[str, Any]]] = {setup: [] for setup in SETUPS}
         for _ in range(args.rounds):
             for setup in SETUPS:
                 results[setup].append(_trial(setup, streams, args.floor_timeout))
-        reference = median(result["exit"] for result in results["serve-uvicorn"])
-        for setup, trials in results.items():
-            ended = median(trial["ended"] for trial in trials)
-            exited = median(trial["exit"] for trial in trials)
-            hows = ", ".join(sorted({how for trial in trials for how in trial["hows"]}))
-            ratio = f"{exited / reference:.2f}x"
-            print(f"{setup:<24}{streams:>8}{ended:>23.3f}{exited:>10.3f}{ratio:>12}  {hows}")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+        failures += _print_rows(streams, results)
+    print(
+        f"\nLoad average {load:.2f} before, {os.getloadavg()[0]:.2f} after; {os.cpu_count()} cores."
+    )
+    for failure in failures:
+        print(
+            f"\n**Failed**: {failure} (every ssekit setup must end each stream with the event"
+            f" and exit within {EXIT_BOUND_SECONDS:g} s)"
+        )
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
