@@ -12,6 +12,7 @@ from ._exceptions import (
     RequestRefused,
     RequestTooLarge,
     SsekitError,
+    StoreUnavailable,
     WriteTimeout,
 )
 from ._options import StreamOptions, check_options
@@ -39,6 +40,7 @@ __all__ = [
     "ServerSentEvent",
     "ShutdownSignal",
     "SsekitError",
+    "StoreUnavailable",
     "StreamOptions",
     "StreamingBot",
     "WriteTimeout",

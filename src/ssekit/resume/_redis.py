@@ -1,0 +1,309 @@
+"""`RedisStore`: resumable streams in Redis Streams, for any number of workers (asyncio).
+
+The worker that receives a chat request produces its stream; any worker can
+serve its readers. `_redis_lua.py` draws the keys and the atomic steps,
+`_redis_owner.py` the producing side (group commit, lease, degraded mode),
+`_redis_tail.py` the reading side (one tailer per worker, catch-up reads).
+`redis` itself is imported only when a store opens, so `import ssekit.resume`
+never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from .._exceptions import StoreUnavailable
+from .._options import check_count, check_seconds
+from .._redact import log_error
+from ._frames import Frames, id_prefix
+from ._log import Log
+from ._reader import frames_after
+from ._redis_lua import COMMIT, CREATE, END, RENEW, Keys
+from ._redis_owner import Committer, Op, Owned
+from ._redis_tail import Tailer
+from ._store import INTERRUPTED, STOPPED, Cancel, Probe, check_events_cap
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+    from redis.asyncio import Redis
+
+__all__ = ["RedisStore"]
+
+_INSTALL_HINT = 'RedisStore needs the redis client: pip install "ssekit[redis]"'
+_UNREACHABLE = "the stream store (Redis) cannot be reached"
+
+
+def _seconds(name: str, value: object) -> float:
+    checked = check_seconds(name, value)
+    assert checked is not None
+    return checked
+
+
+class RedisStore:
+    """Resumable streams in Redis Streams: a reconnect can land on any worker, on any machine.
+
+    `RedisStore(url, ...)` is `RedisStore.from_url(url, ...)`, whose arguments
+    it takes. It runs on asyncio only (`redis.asyncio`); under trio, entering the streams raises
+    `RuntimeError`: use `MemoryStore` there.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease: float = 10.0,
+        ttl: float = 600.0,
+        done_ttl: float = 300.0,
+        max_events: int = 50_000,
+        prefix: str = "ssekit",
+        max_connections: int = 64,
+        socket_timeout: float = 5.0,
+        store_retry: float = 10.0,
+        block: float = 4.0,
+    ) -> None:
+        if importlib.util.find_spec("redis") is None:
+            raise ImportError(_INSTALL_HINT)
+        if not isinstance(url, str) or not url:
+            raise TypeError(f"url must be a non-empty str, not {url!r}")
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix must be a non-empty str without braces, not {prefix!r}")
+        self._url, self._keys = url, Keys(prefix)
+        self._lease, self._ttl = _seconds("lease", lease), _seconds("ttl", ttl)
+        self._done_ttl = _seconds("done_ttl", done_ttl)
+        if self._ttl <= self._lease:
+            raise ValueError(f"ttl ({ttl}) must be longer than lease ({lease})")
+        self.max_events = check_events_cap(max_events)
+        self._max_connections = check_count("max_connections", max_connections)
+        self._socket_timeout = _seconds("socket_timeout", socket_timeout)
+        self._store_retry = _seconds("store_retry", store_retry)
+        self._block = _seconds("block", block)
+        if self._block > 4.0:
+            raise ValueError(f"block must be at most 4 seconds, not {block}")
+        self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._opened = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        lease: float = 10.0,
+        ttl: float = 600.0,
+        done_ttl: float = 300.0,
+        max_events: int = 50_000,
+        prefix: str = "ssekit",
+        max_connections: int = 64,
+        socket_timeout: float = 5.0,
+        store_retry: float = 10.0,
+        block: float = 4.0,
+    ) -> RedisStore:
+        """A store on the Redis at `url` (`redis://`, `rediss://`, `unix://`).
+
+        - `lease`: a producing worker renews its streams' lease every `lease / 4`
+          seconds; when it dies, readers get the error event `interrupted` within
+          `lease` plus at most `min(lease / 4, 1)`; a stop sent to another worker
+          reaches the producer within `lease / 4`.
+        - `ttl`: seconds a running stream lives without its lease being renewed
+          (it is renewed with the lease); `done_ttl`: seconds an ended stream can
+          still be read (`404` after).
+        - `max_events`: events per stream, first and last included (then `too_long`).
+        - `prefix`: of every key; `max_connections`: commands in flight at once
+          (a request waits for a connection rather than fail); `socket_timeout`
+          bounds each command (not the tailer's blocking read, which has none).
+        - `store_retry`: seconds Redis may be unreachable mid-stream before
+          readers elsewhere end with `store_unavailable` and the producer stops
+          writing to Redis; `block`: the tailer's `XREAD BLOCK`, at most 4 s.
+
+        Connections are opened in the event loop that enters the streams.
+        A bad argument is a `TypeError` or `ValueError` naming it; without the
+        `redis` package, an `ImportError` saying what to install.
+        """
+        return cls(
+            url,
+            lease=lease,
+            ttl=ttl,
+            done_ttl=done_ttl,
+            max_events=max_events,
+            prefix=prefix,
+            max_connections=max_connections,
+            socket_timeout=socket_timeout,
+            store_retry=store_retry,
+            block=block,
+        )
+
+    # -- opening and closing (by ResumableStreams) ----------------------------------------
+
+    async def _open(self, tasks: TaskGroup, frames: Frames) -> None:
+        trio = sys.modules.get("trio")
+        if trio is not None and trio.lowlevel.in_trio_run():
+            raise RuntimeError("RedisStore runs on asyncio only (redis.asyncio); use MemoryStore")
+        if self._opened:
+            raise RuntimeError("this RedisStore is already open")
+        self._opened, self._frames = True, frames
+        self._main, self._tail = self._clients()
+        self._create = self._main.register_script(CREATE)
+        self._end = self._main.register_script(END)
+        self._commit_script = self._main.register_script(COMMIT)
+        self._renew_script = self._main.register_script(RENEW)
+        self._committer = Committer(self._commit, self._store_retry)
+        self._tailer = Tailer(
+            self._main,
+            self._tail,
+            self._end,
+            self._keys,
+            frames,
+            self._worker,
+            block=self._block,
+            check=min(self._lease / 4, 1.0),
+            store_retry=self._store_retry,
+            done_ttl=self._done_ttl,
+        )
+        self._scope = anyio.CancelScope()
+        self._stopped = anyio.Event()
+        tasks.start_soon(self._serve)
+
+    def _clients(self) -> tuple[Redis, Redis]:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff, NoBackoff
+
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=self._max_connections,
+            timeout=self._socket_timeout,
+            socket_timeout=self._socket_timeout,
+            socket_connect_timeout=self._socket_timeout,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+        )
+        # The tailer's blocking read has no socket timeout: redis-py 8 would otherwise
+        # cut (and retry) any block longer than its 5 s default.
+        tail_pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=1,
+            socket_timeout=None,
+            socket_connect_timeout=self._socket_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        return redis.asyncio.Redis(connection_pool=pool), redis.asyncio.Redis(
+            connection_pool=tail_pool
+        )
+
+    async def _serve(self) -> None:
+        with self._scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._committer.run)
+                tasks.start_soon(self._renew)
+                tasks.start_soon(self._tailer.run)
+                tasks.start_soon(self._tailer.sweep)
+        self._stopped.set()
+
+    async def _close(self) -> None:
+        self._scope.cancel()
+        await self._stopped.wait()
+        self._tailer.close()
+        with anyio.CancelScope(shield=True):
+            await self._main.aclose(close_connection_pool=True)
+            await self._tail.aclose(close_connection_pool=True)
+        self._opened = False
+
+    # -- the store -------------------------------------------------------------------------
+
+    async def create(self, sid: str, handshake: bytes, cancel: Cancel) -> Owned:
+        stream, lease, _ = self._keys.of(sid)
+        args: list[Any] = [handshake, self._worker, int(self._lease * 1000), int(self._ttl * 1000)]
+        try:
+            created = await self._create(keys=[stream, lease], args=args)
+        except Exception as exc:
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        if not created:
+            raise RuntimeError(f"stream id {sid[:6]}... exists already")
+        owned = Owned(sid, handshake, cancel, self._committer)
+        self._committer.register(owned)
+        return owned
+
+    async def probe(self, sid: str, frames: Frames) -> Probe | None:
+        try:
+            state, seq = await self._ending(sid, "probe", INTERRUPTED)
+        except Exception as exc:
+            owned = self._committer.get(sid)
+            if owned is not None:  # Redis is down, but this worker has the stream
+                return Probe(owned.log.top, owned.log.final)
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        if state == b"gone":
+            return None
+        return Probe(seq, None if state == b"running" else seq)
+
+    def read(self, sid: str, after: int, probe: Probe) -> AsyncIterator[bytes]:
+        return self._read(sid, after, probe)
+
+    async def stop(self, sid: str, frames: Frames) -> Literal["stopping", "finished"] | None:
+        owned = self._committer.get(sid)
+        if owned is not None:
+            owned.cancel(STOPPED)
+            return "stopping"
+        try:
+            state, _ = await self._ending(sid, "stop", STOPPED)
+        except Exception as exc:
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        return None if state == b"gone" else "finished" if state == b"finished" else "stopping"
+
+    # -- inside ----------------------------------------------------------------------------
+
+    async def _read(self, sid: str, after: int, probe: Probe) -> AsyncGenerator[bytes, None]:
+        owned = self._committer.get(sid)
+        leave = None
+        if owned is not None:
+            log = owned.log
+        elif probe.final is not None:
+            log = Log(probe.final + 1)  # ended: everything is read from Redis
+            log.final = probe.final
+        else:
+            log = await self._tailer.follow(sid, probe.last)
+            leave = lambda: self._tailer.release(sid, log)  # noqa: E731
+        cold = lambda after: self._tailer.cold(sid, after)  # noqa: E731
+        async for chunk in frames_after(log, after, cold, leave):
+            yield chunk
+
+    async def _ending(self, sid: str, mode: str, text: str) -> tuple[bytes, int]:
+        """Run the END script for one stream: `stop` it, or `probe` it (ending it if dead)."""
+        after = self._frames.ending_parts(sid, text)[1]
+        presence_ms = int(min(self._lease / 4, 1.0) * 3000)
+        args: list[Any] = [mode, int(self._done_ttl * 1000), presence_ms, after, id_prefix(sid)]
+        state, seq = await self._end(keys=list(self._keys.of(sid)), args=args)
+        return state, int(seq)
+
+    async def _commit(self, ops: Sequence[tuple[str, Op]]) -> list[str]:
+        keys: list[str] = []
+        args: list[Any] = [int(self._done_ttl * 1000)]
+        for sid, op in ops:
+            stream, lease, _ = self._keys.of(sid)
+            keys += (stream, lease)
+            args += (op.kind, op.first, op.last, b"".join(op.frames))
+        return [result.decode() for result in await self._commit_script(keys=keys, args=args)]
+
+    async def _renew(self) -> None:
+        """Every lease / 4: renew the lease of every stream this worker produces."""
+        args: list[Any] = [self._worker, int(self._lease * 1000), int(self._ttl * 1000)]
+        while True:
+            await anyio.sleep(self._lease / 4)
+            owned = self._committer.running()
+            if not owned:
+                continue
+            keys = [key for one in owned for key in self._keys.of(one.sid)]
+            try:
+                results = await self._renew_script(keys=keys, args=args)
+            except Exception as exc:
+                log_error(exc, "resumable streams: renewing leases in Redis failed")
+                continue
+            now = time.monotonic()
+            for one, result in zip(owned, results, strict=True):
+                one.renewed(result.decode(), now)
