@@ -11,6 +11,9 @@ the model call. The final `done`/`error` event therefore carries `id:
 ssekit-finished` (`FINISHED_ID`); a reconnect sends it back as `Last-Event-ID`
 and is answered `204 No Content`, which makes the browser stop for good.
 Clients should also `close()` on `done` and `error`.
+
+With `resume=` (a [ResumableStreams][ssekit.resume.ResumableStreams]) the answer
+is detached from its request and resumable instead: `ssekit/resume/_routes.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
 
 from ._asgi import (
     Headers,
@@ -47,6 +50,10 @@ from ._request import (
 )
 from ._response import EventStreamResponse
 from ._sse_stream import StreamingBot, sse_stream
+
+if TYPE_CHECKING:
+    from .resume import ResumableStreams
+    from .resume._routes import ChatResume
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -84,7 +91,8 @@ class ChatApp:
     no limit) bound what a request may carry; `headers`, `event_type` and
     `done_event` shape the answer; the other options are
     [StreamOptions][ssekit.StreamOptions], with `prefetch=True` and
-    `finished_id="ssekit-finished"` by default.
+    `finished_id="ssekit-finished"` by default. `resume` makes answers
+    resumable (docs/resumable.md).
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class ChatApp:
         headers: Headers | None = None,
         event_type: str = "message",
         done_event: str = "done",
+        resume: ResumableStreams | None = None,
         **options: Unpack[StreamOptions],
     ) -> None:
         if hasattr(bot, "stream_async"):
@@ -112,8 +121,13 @@ class ChatApp:
         self._event_type = check_name("event_type", event_type)
         self._done_event = check_name("done_event", done_event)
         # Checked once, here: every request's response reuses them as they are.
-        self._options = check_options(options, _CHAT_DEFAULTS)
+        self._options = check_options(options, _resume_defaults(resume, options))
         self._headers = EventStreamResponse((), headers=headers).raw_headers
+        self._resume: ChatResume | None = None
+        if resume is not None:
+            from .resume._routes import ChatResume
+
+            self._resume = ChatResume(resume, self._headers, self._options, max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,6 +136,8 @@ class ChatApp:
         if scope["type"] != "http":
             await refuse_non_http(scope, receive, send)
             return
+        if self._resume is not None and await self._resume.route(scope, receive, send):
+            return  # {mount}/streams/{sid}
         try:
             messages = await read_chat_request(
                 scope, functools.partial(read_body, receive), self._limits
@@ -138,6 +154,9 @@ class ChatApp:
         if scope["method"] == "HEAD":
             await self._response(())(scope, receive, send)
             return
+        if self._resume is not None and (resume_id := self._resume.resume_id(scope)):
+            await self._resume.resume(resume_id, scope, receive, send)  # never a model call
+            return
         try:
             bot = await self._bot_for(request)
         except Exception as exc:
@@ -153,8 +172,15 @@ class ChatApp:
             error_event=error_event,
             error_formatter=self._options["error_formatter"],
         )
-        final = mark_finished(events, {self._done_event, error_event})
-        await self._response(final)(scope, receive, send)
+        if self._resume is not None:
+            await self._resume.start(events, self._plain, scope, receive, send)
+            return
+        await self._plain(events)(scope, receive, send)
+
+    def _plain(self, events: AsyncIterator[dict[str, str]]) -> EventStreamResponse:
+        """The answer without resume: the last event's id marks the stream finished."""
+        final = mark_finished(events, {self._done_event, self._options["error_event"]})
+        return self._response(final)
 
     def _response(self, events: Producer) -> EventStreamResponse:
         return EventStreamResponse._checked(events, self._headers, self._options)
@@ -171,17 +197,48 @@ class ChatApp:
         return bot
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        """Run directly under a server: accept its lifespan, and end streams at shutdown."""
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                shutdown = self._options["shutdown"]
-                if shutdown is not None:
-                    shutdown.set()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        """Run directly under a server: accept its lifespan, and end streams at shutdown.
+
+        With `resume`, the resumable streams run for the server's lifetime (unless
+        the host entered them itself).
+        """
+        entered = False
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    if self._resume is not None:
+                        try:
+                            entered = await self._resume.lifespan_enter()
+                        except Exception as exc:
+                            log_error(exc, "starting the resumable streams failed")
+                            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                            return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    shutdown = self._options["shutdown"]
+                    if shutdown is not None:
+                        shutdown.set()
+                    if entered and self._resume is not None:
+                        entered = False
+                        await self._resume.streams.__aexit__(None, None, None)
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        finally:
+            if entered and self._resume is not None:
+                await self._resume.streams.__aexit__(None, None, None)
+
+
+def _resume_defaults(resume: ResumableStreams | None, given: StreamOptions) -> StreamOptions:
+    """chat_app's defaults; with `resume`, its error events are named as the streams' are."""
+    if resume is None:
+        return _CHAT_DEFAULTS
+    if "error_event" in given and given["error_event"] != resume.error_event:
+        raise ValueError(
+            f"error_event ({given['error_event']!r}) must be the ResumableStreams' error_event"
+            f" ({resume.error_event!r})"
+        )
+    return {**_CHAT_DEFAULTS, "error_event": resume.error_event}
 
 
 async def mark_finished(

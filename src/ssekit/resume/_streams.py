@@ -119,6 +119,11 @@ class ResumableStreams:
         self._drained: anyio.Event | None = None
 
     @property
+    def running(self) -> bool:
+        """Whether it has been entered (and not left): streams can start."""
+        return self._tasks is not None
+
+    @property
     def error_event(self) -> str:
         """The name of the error events that end its streams."""
         return self._frames.error_event

@@ -1,0 +1,108 @@
+"""`chat_app`'s resumable side: the `{mount}/streams/{sid}` routes, and detached answers.
+
+With `chat_app(bot, resume=streams)`:
+
+- `POST {mount}` / `GET {mount}?message=...` without a resume id start a
+  detached stream and answer as its first reader;
+- the same requests *carrying* a resume id (`Last-Event-ID`, or
+  `?last_event_id=`) resume that stream and never start a model call;
+- `GET`/`HEAD {mount}/streams/{sid}` resumes (from the start without an id);
+- `DELETE {mount}/streams/{sid}` stops it.
+
+The mount is whatever path the app is served on: a path ending in
+`/streams/<segment>` is a stream's route, whatever comes before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._asgi import Receive, Scope, Send, read_body, send_json_error
+from .._exceptions import RequestTooLarge
+from .._options import StreamOptions
+from .._producer import Producer
+from ._answer import StreamAnswer, reader_options, requested_id
+
+if TYPE_CHECKING:
+    from ._streams import ResumableStreams
+
+__all__ = ["ChatResume"]
+
+_STREAM_ROUTE = re.compile(r"(?:^|/)streams/([^/]+)$")
+_ROUTE_METHODS = ("GET", "HEAD", "DELETE")
+_ALLOW = (b"allow", b"GET, HEAD, DELETE")
+#: Serves events the plain way (not resumable): the fallback when the store is down.
+Plain = Callable[[Any], Callable[[Scope, Receive, Send], Awaitable[None]]]
+
+
+class ChatResume:
+    """What `chat_app` does differently when `resume` is given."""
+
+    def __init__(
+        self,
+        streams: ResumableStreams,
+        headers: list[tuple[bytes, bytes]],
+        options: StreamOptions,
+        max_body: int,
+    ) -> None:
+        self.streams = streams
+        self._headers = headers
+        self._options = reader_options(options)
+        self._max_body = max_body
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a request for `{mount}/streams/{sid}`; `False` if it is not one."""
+        match = _STREAM_ROUTE.search(scope.get("path", ""))
+        if match is None:
+            return False
+        method = scope["method"]
+        if method not in _ROUTE_METHODS:
+            message = f"method {method} is not allowed; use GET, HEAD or DELETE"
+            await send_json_error(send, 405, message, [_ALLOW])
+            return True
+        try:
+            await read_body(receive, self._max_body)  # ignored, but read (see _request)
+        except RequestTooLarge as refused:
+            await send_json_error(send, refused.status, refused.message)
+            return True
+        except ConnectionResetError:
+            return True
+        if method == "DELETE":
+            answer = await self.streams.stop(match[1])
+        else:
+            answer = await self.streams.resume(match[1], requested_id(scope))
+        await self._serve(answer, scope, receive, send)
+        return True
+
+    @staticmethod
+    def resume_id(scope: Scope) -> str | None:
+        """The id a chat request resumes from, if it carries one."""
+        return requested_id(scope)
+
+    async def resume(self, resume_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """A chat request carrying a resume id: resume, never start a model call."""
+        await self._serve(await self.streams.resume(None, resume_id), scope, receive, send)
+
+    async def start(
+        self, events: Producer, plain: Plain, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Start `events` detached and answer as their first reader (or `plain`ly: fallback)."""
+        answer = await self.streams.start(events)
+        if answer.stream_id is None and answer.events is not None:
+            await plain(answer.events)(scope, receive, send)
+            return
+        await self._serve(answer, scope, receive, send)
+
+    async def lifespan_enter(self) -> bool:
+        """Start the streams for a server's lifespan, unless the host already has."""
+        if self.streams.running:
+            return False
+        await self.streams.__aenter__()
+        return True
+
+    async def _serve(
+        self, answer: StreamAnswer, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await answer._serve(scope, receive, send, self._headers, self._options)
