@@ -64,7 +64,9 @@ def test_frames_carry_their_id_and_split_back_exactly() -> None:
         f'retry: 1000\nevent: stream\nid: {sid}:1\ndata: {{"stream_id":"{sid}"}}\n\n'.encode()
     )
     assert events[1] == f"id: {sid}:2\nevent: message\ndata: a\ndata: b\n\n".encode()
-    assert b"theirs" not in events[2] and events[2].startswith(f"id: {sid}:3\n".encode())
+    third = events[2]
+    assert third is not None and b"theirs" not in third
+    assert third.startswith(f"id: {sid}:3\n".encode())
     assert events[4] == f"id: {sid}:5\nevent: error\ndata: stopped\n\n".encode()
     assert split_frames(b"".join(frame for frame in events if frame)) == events
     assert frames.event({"comment": "ping"}, prefix, 6) is None  # control frames carry no id

@@ -141,12 +141,13 @@ async def _read_all(events: Any) -> bytes:
 def test_leaving_the_streams_ends_running_answers_with_shutdown(loop: str) -> None:
     async def scenario() -> bytes:
         closed: list[str] = []
-        streams = ResumableStreams(MemoryStore(), shutdown_grace=0.1)
+        store = MemoryStore()
+        streams = ResumableStreams(store, shutdown_grace=0.1)
         async with streams:
             answer = await streams.start(_events(closed, 1000, 0.01))
             assert answer.stream_id is not None
         assert closed == ["closed"]
-        again = ResumableStreams(streams._store)  # the same store: what was written stays
+        again = ResumableStreams(store)  # the same store: what was written stays
         async with again:
             replay = await again.resume(answer.stream_id, None)
             return await _read_all(replay.events)
