@@ -16,7 +16,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -24,7 +24,7 @@ import anyio
 from .._exceptions import StoreUnavailable
 from .._options import check_count, check_seconds
 from .._redact import log_error
-from ._frames import Frames, id_prefix
+from ._frames import Frames
 from ._log import Log
 from ._reader import frames_after
 from ._redis_lua import COMMIT, CREATE, END, RENEW, Keys
@@ -231,34 +231,18 @@ class RedisStore:
         return owned
 
     async def probe(self, sid: str, frames: Frames) -> Probe | None:
+        owned = self._committer.get(sid)
+        if owned is not None:  # produced here: its log is what readers here were sent
+            return Probe(owned.log.top, owned.log.final)
         try:
-            state, seq = await self._ending(sid, "probe", INTERRUPTED)
+            [(state, seq)] = await self._tailer.run_end("follow", [sid], INTERRUPTED)
         except Exception as exc:
-            owned = self._committer.get(sid)
-            if owned is not None:  # Redis is down, but this worker has the stream
-                return Probe(owned.log.top, owned.log.final)
             raise StoreUnavailable(_UNREACHABLE) from exc
         if state == b"gone":
             return None
         return Probe(seq, None if state == b"running" else seq)
 
     def read(self, sid: str, after: int, probe: Probe) -> AsyncIterator[bytes]:
-        return self._read(sid, after, probe)
-
-    async def stop(self, sid: str, frames: Frames) -> Literal["stopping", "finished"] | None:
-        owned = self._committer.get(sid)
-        if owned is not None:
-            owned.cancel(STOPPED)
-            return "stopping"
-        try:
-            state, _ = await self._ending(sid, "stop", STOPPED)
-        except Exception as exc:
-            raise StoreUnavailable(_UNREACHABLE) from exc
-        return None if state == b"gone" else "finished" if state == b"finished" else "stopping"
-
-    # -- inside ----------------------------------------------------------------------------
-
-    async def _read(self, sid: str, after: int, probe: Probe) -> AsyncGenerator[bytes, None]:
         owned = self._committer.get(sid)
         leave = None
         if owned is not None:
@@ -267,27 +251,30 @@ class RedisStore:
             log = Log(probe.final + 1)  # ended: everything is read from Redis
             log.final = probe.final
         else:
-            log = await self._tailer.follow(sid, probe.last)
+            log = self._tailer.follow(sid, probe.last)
             leave = lambda: self._tailer.release(sid, log)  # noqa: E731
         cold = lambda after: self._tailer.cold(sid, after)  # noqa: E731
-        async for chunk in frames_after(log, after, cold, leave):
-            yield chunk
+        return frames_after(log, after, cold, leave)
 
-    async def _ending(self, sid: str, mode: str, text: str) -> tuple[bytes, int]:
-        """Run the END script for one stream: `stop` it, or `probe` it (ending it if dead)."""
-        after = self._frames.ending_parts(sid, text)[1]
-        presence_ms = int(min(self._lease / 4, 1.0) * 3000)
-        args: list[Any] = [mode, int(self._done_ttl * 1000), presence_ms, after, id_prefix(sid)]
-        state, seq = await self._end(keys=list(self._keys.of(sid)), args=args)
-        return state, int(seq)
+    async def stop(self, sid: str, frames: Frames) -> Literal["stopping", "finished"] | None:
+        owned = self._committer.get(sid)
+        if owned is not None:
+            owned.cancel(STOPPED)
+            return "stopping"
+        try:
+            [(state, _)] = await self._tailer.run_end("stop", [sid], STOPPED)
+        except Exception as exc:
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        return None if state == b"gone" else "finished" if state == b"finished" else "stopping"
+
+    # -- inside ----------------------------------------------------------------------------
 
     async def _commit(self, ops: Sequence[tuple[str, Op]]) -> list[str]:
         keys: list[str] = []
         args: list[Any] = [int(self._done_ttl * 1000)]
         for sid, op in ops:
-            stream, lease, _ = self._keys.of(sid)
-            keys += (stream, lease)
-            args += (op.kind, op.first, op.last, b"".join(op.frames))
+            keys += self._keys.of(sid)
+            args += (sid, op.kind, op.first, op.last, b"".join(op.frames))
         return [result.decode() for result in await self._commit_script(keys=keys, args=args)]
 
     async def _renew(self) -> None:

@@ -9,8 +9,16 @@ A stream `sid` is three keys sharing the hash tag `{sid}`:
   stopped from another worker) and comes back cannot write another event.
 - `<prefix>:{<sid>}:l`, the lease: the owner's token, `PX lease`, renewed every
   `lease / 4` by the worker producing the stream.
-- `<prefix>:{<sid>}:w`, set while a worker other than the owner has readers on
-  it, so the owner does not count the stream as abandoned.
+- `<prefix>:{<sid>}:w`, the set of the inboxes of the workers (other than the
+  owner) that have readers on the stream, `PX` a few sweeps: while it exists the
+  owner does not count the stream as abandoned.
+
+And one key per worker, `<prefix>:inbox:<worker>`, a Redis Stream too: every run
+appended to a stream is also copied there for each worker following it
+(`{s: sid, a, f, t: A or T}`), so a worker's tailer waits on ONE key however
+many streams its readers follow. An inbox is trimmed (`MAXLEN ~`): a tailer that
+falls that far behind sees a gap in a stream's seqs and reads it from the
+stream itself, which is never trimmed.
 
 Readers never need a lock: ids only grow, entries never change, and each reader
 skips what it has already sent by seq.
@@ -18,12 +26,22 @@ skips what it has already sent by seq.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "CREATE", "END", "MAX_ID", "RENEW", "Keys"]
+__all__ = ["COMMIT", "CREATE", "END", "INBOX_MAXLEN", "MAX_ID", "RENEW", "Keys"]
 
 #: The id of the entry that ends a stream: nothing can be appended after it.
 MAX_ID = "18446744073709551615-18446744073709551615"
+#: Entries an inbox keeps (about): what its tailer may lag behind before it re-reads.
+INBOX_MAXLEN = 20_000
 
-_MAX = f"local MAX = '{MAX_ID}'\n"
+_PRELUDE = f"""
+local MAX = '{MAX_ID}'
+local function copy(w, sid, a, f, kind)
+  for _, inbox in ipairs(redis.call('SMEMBERS', w)) do
+    redis.call('XADD', inbox, 'NOMKSTREAM', 'MAXLEN', '~', {INBOX_MAXLEN}, '*',
+               's', sid, 'a', a, 'f', f, 't', kind)
+  end
+end
+"""
 
 #: KEYS e, l. ARGV handshake, token, lease ms, ttl ms. Returns 1, or 0 if the sid exists.
 CREATE = """
@@ -35,17 +53,18 @@ return 1
 """
 
 #: The owner's group commit: one run of frames per stream, any number of streams.
-#: KEYS (e, l) per stream; ARGV done_ttl ms, then (kind, a, z, frames) per stream, kind
-#: `A` (append, entry id z-0) or `T` (the run that ends the stream, entry id MAX).
-#: Returns per stream: ok, fenced (someone else ended it), gone (expired or flushed),
-#: conflict (a bug: a run that does not follow the last one).
+#: KEYS (e, l, w) per stream; ARGV done_ttl ms, then (sid, kind, a, z, frames) per
+#: stream, kind `A` (append, entry id z-0) or `T` (the run that ends the stream, entry
+#: id MAX). Returns per stream: ok, fenced (someone else ended it), gone (expired or
+#: flushed), conflict (a bug: a run that does not follow the last one).
 COMMIT = (
-    _MAX
+    _PRELUDE
     + """
 local out = {}
-for i = 1, #KEYS / 2 do
-  local e, l = KEYS[2 * i - 1], KEYS[2 * i]
-  local kind, a, z, f = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
+for i = 1, #KEYS / 3 do
+  local e, l, w = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local n = 5 * i - 3
+  local sid, kind, a, z, f = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4]
   local id = MAX
   if kind == 'A' then id = z .. '-0' end
   local added = redis.pcall('XADD', e, 'NOMKSTREAM', id, 'a', a, 'f', f)
@@ -65,6 +84,7 @@ for i = 1, #KEYS / 2 do
     end
   else
     out[i] = 'ok'
+    copy(w, sid, a, f, kind)
     if kind == 'T' then
       redis.call('PEXPIRE', e, ARGV[1])
       redis.call('DEL', l)
@@ -79,7 +99,7 @@ return out
 #: KEYS (e, l, w) per stream; ARGV token, lease ms, ttl ms.
 #: Returns per stream: read (a worker elsewhere has readers), idle, fenced, gone.
 RENEW = (
-    _MAX
+    _PRELUDE
     + """
 local out = {}
 for i = 1, #KEYS / 3 do
@@ -100,18 +120,20 @@ return out
 )
 
 #: What any worker may do to streams it does not produce, for several at once.
-#: mode `stop`: end the stream now; `probe`: end it only if its lease is gone
-#: (its producer died), else mark it read here (presence ms) for the owner.
-#: KEYS (e, l, w) per stream; ARGV mode, done_ttl ms, presence ms, the bytes after
-#: the seq of the ending frame, then the bytes before it (`id: <sid>:`) per stream.
+#: mode `stop`: end the stream now. `follow`: end it only if its lease is gone (its
+#: producer died), else add this worker's inbox to its followers (for `presence` ms).
+#: `peek`: only say where it stands.
+#: KEYS (e, l, w) per stream; ARGV mode, done_ttl ms, presence ms, the bytes after the
+#: seq of the ending frame, this worker's inbox, then the sid of each stream.
 #: Returns (state, seq) per stream: gone (0), running (last seq), finished (final
 #: seq), ended (the seq of the ending just written).
 END = (
-    _MAX
+    _PRELUDE
     + """
 local out = {}
 for i = 1, #KEYS / 3 do
   local e, l, w = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local sid = ARGV[5 + i]
   local top = redis.call('XREVRANGE', e, '+', '-', 'COUNT', 1)[1]
   if top == nil then
     out[2 * i - 1], out[2 * i] = 'gone', 0
@@ -120,12 +142,17 @@ for i = 1, #KEYS / 3 do
     out[2 * i - 1], out[2 * i] = 'finished', tonumber(top[2][2]) + frames - 1
   else
     local last = tonumber(string.match(top[1], '^(%d+)'))
-    if ARGV[1] == 'probe' and redis.call('EXISTS', l) == 1 then
-      redis.call('SET', w, '1', 'PX', ARGV[3])
+    if ARGV[1] == 'peek' or (ARGV[1] == 'follow' and redis.call('EXISTS', l) == 1) then
+      if ARGV[1] == 'follow' then
+        redis.call('SADD', w, ARGV[5])
+        redis.call('PEXPIRE', w, ARGV[3])
+      end
       out[2 * i - 1], out[2 * i] = 'running', last
     else
       local seq = last + 1
-      redis.call('XADD', e, MAX, 'a', seq, 'f', ARGV[4 + i] .. seq .. ARGV[4])
+      local frame = 'id: ' .. sid .. ':' .. seq .. ARGV[4]
+      redis.call('XADD', e, MAX, 'a', seq, 'f', frame)
+      copy(w, sid, seq, frame, 'T')
       redis.call('PEXPIRE', e, ARGV[2])
       redis.call('DEL', l, w)
       out[2 * i - 1], out[2 * i] = 'ended', seq
@@ -138,7 +165,7 @@ return out
 
 
 class Keys:
-    """The names of a stream's keys (and of a worker's wake-up key) under `prefix`."""
+    """The names of a stream's keys (and of a worker's inbox) under `prefix`."""
 
     __slots__ = ("prefix",)
 
@@ -149,14 +176,10 @@ class Keys:
         return f"{self.prefix}:{{{sid}}}:e"
 
     def of(self, sid: str) -> tuple[str, str, str]:
-        """The stream, the lease and the readers-elsewhere keys of `sid`."""
+        """The stream, the lease and the followers keys of `sid`."""
         base = f"{self.prefix}:{{{sid}}}:"
         return base + "e", base + "l", base + "w"
 
-    def sid_of(self, stream_key: bytes) -> str:
-        """The sid in a stream key, as Redis returns it."""
-        return stream_key.decode()[len(self.prefix) + 2 : -3]
-
-    def bell(self, worker: str) -> str:
-        """A worker's wake-up stream: what its tailer also waits on, rung to add a stream."""
-        return f"{self.prefix}:bell:{worker}"
+    def inbox(self, worker: str) -> str:
+        """A worker's inbox: copies of the runs appended to the streams it follows."""
+        return f"{self.prefix}:inbox:{worker}"

@@ -1,14 +1,17 @@
 """How a `RedisStore` worker reads streams produced elsewhere: one tailer, and catch-up reads.
 
-Readers never block on Redis themselves. The worker's one tailer waits in ONE
-`XREAD BLOCK` over every stream its readers follow (on its own connection,
-without a socket timeout, `BLOCK` at most 4 s, from explicit ids, never `$`)
-and puts what arrives into each stream's `Log`, where the readers wait. A stream
-added while it waits rings the worker's bell (a tiny stream in the same
-`XREAD`), so nothing waits for the block to time out. A reader behind what a log
-holds catches up with `XRANGE` in bounded batches (`cold`). Every `check`
-seconds a sweep marks the followed streams as read (for the owner's orphan
-timeout) and ends, once, those whose producer's lease ran out (`interrupted`).
+Readers never block on Redis themselves. A reader that resumes a stream
+produced by another worker makes this worker a follower of it (the probe adds
+the worker's inbox to the stream's followers, atomically with reading where the
+stream stands), so every run appended afterwards is also copied to the inbox.
+The worker's one tailer waits in `XREAD BLOCK` on that one key (on its own
+connection, without a socket timeout, `BLOCK` at most 4 s, from an explicit id,
+never `$`) and puts each run into its stream's `Log`, where the readers wait.
+What was written before the probe, a reader reads with `XRANGE` in bounded
+batches (`cold`). Every `check` seconds a sweep renews this worker's
+followings (the owner's orphan timeout counts them as readers), ends once the
+streams whose producer's lease ran out (`interrupted`), and drops the followings
+nobody here reads any more.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import anyio
 
 from .._redact import log_error
-from ._frames import Frames, id_prefix, split_frames
+from ._frames import Frames, split_frames
 from ._log import Log
-from ._redis_lua import MAX_ID, Keys
+from ._redis_lua import INBOX_MAXLEN, MAX_ID, Keys
 from ._store import INTERRUPTED, STORE_UNAVAILABLE
 
 if TYPE_CHECKING:
@@ -32,11 +35,11 @@ __all__ = ["Tailer"]
 
 #: Frames a followed stream's log keeps; a reader further behind reads them with XRANGE.
 TAIL_WINDOW = 1024
-#: Entries per XREAD and per stream; entries per catch-up read (each holds <= 64 KiB).
-TAIL_COUNT = 256
+#: Inbox entries per XREAD; stream entries per catch-up read (each holds <= 64 KiB).
+TAIL_COUNT = 1024
 COLD_COUNT = 8
 _MAX = MAX_ID.encode()
-#: What XRANGE (and XREAD, per stream) returns: (id, {field: value}) per entry.
+#: What XRANGE and XREAD return per stream: (id, {field: value}) per entry.
 Entries: TypeAlias = "list[tuple[bytes, dict[bytes, bytes]]]"
 
 
@@ -58,36 +61,36 @@ class Tailer:
         done_ttl: float,
     ) -> None:
         self._main, self._tail, self._end, self._keys, self._frames = main, tail, end, keys, frames
+        self.inbox = keys.inbox(worker)
         self._block_ms = int(block * 1000)
         self._check = check
         self._store_retry = store_retry
         self._done_ttl_ms = int(done_ttl * 1000)
         self._logs: dict[str, Log] = {}
-        self._cursors: dict[str, str] = {}  # stream key -> the id of the last entry read
-        self._bell = keys.bell(worker)
-        self._bell_cursor = "0-0"
-        self._blocked = False
-        self._changed = anyio.Event()
+        self._dropped: set[str] = set()  # followings to remove from Redis at the next sweep
+
+    @property
+    def presence_ms(self) -> int:
+        """How long a following lasts unless the sweep renews it."""
+        return int(self._check * 3000)
 
     # -- readers -------------------------------------------------------------------------
 
-    async def follow(self, sid: str, last: int) -> Log:
-        """The log of `sid` (running elsewhere, written up to `last`), tailed from there."""
+    def follow(self, sid: str, last: int) -> Log:
+        """The log of `sid`, produced elsewhere and written up to `last` when this worker
+        became a follower; runs after `last` arrive through the inbox."""
         log = self._logs.get(sid)
         if log is not None and (log.final is not None or not log.ended):
             return log
         log = self._logs[sid] = Log(last + 1, TAIL_WINDOW)
-        self._cursors[self._keys.stream(sid)] = f"{last}-0"
-        self._changed.set()
-        if self._blocked:
-            await self._ring()
+        self._dropped.discard(sid)
         return log
 
     def release(self, sid: str, log: Log) -> None:
         """A reader left: stop following `sid` when nobody here reads it any more."""
         if not log.readers and self._logs.get(sid) is log:
             del self._logs[sid]
-            self._cursors.pop(self._keys.stream(sid), None)
+            self._dropped.add(sid)
 
     async def cold(self, sid: str, after: int) -> tuple[bytes, int, bool]:
         """The frames after `after` read from Redis: (frames joined, last seq, ended)."""
@@ -112,53 +115,55 @@ class Tailer:
         for log in self._logs.values():
             log.end(detach=True)
         self._logs.clear()
-        self._cursors.clear()
 
     # -- the tailer task -------------------------------------------------------------------
 
     async def run(self) -> None:
-        failing_since: float | None = None
+        """Read the inbox, run after run, into the logs of the streams followed here."""
+        cursor, failing_since = "0-0", None
+        with anyio.move_on_after(self._store_retry):
+            await self._open_inbox()  # else the sweep makes it, once Redis answers
         while True:
-            if not self._cursors:
-                await self._changed.wait()
-                self._changed = anyio.Event()
-                continue
-            self._blocked = True  # before the keys are read: a later follow() rings
-            streams: dict[Any, Any] = {self._bell: self._bell_cursor, **self._cursors}
             try:
-                reply = cast(
-                    "list[tuple[bytes, Entries]]",
-                    await self._tail.xread(streams, TAIL_COUNT, self._block_ms),
-                )
+                reply = await self._tail.xread({self.inbox: cursor}, TAIL_COUNT, self._block_ms)
             except Exception as exc:
                 failing_since = failing_since or time.monotonic()
                 self._failing(exc, failing_since)
                 await anyio.sleep(0.1)
                 continue
-            finally:
-                self._blocked = False
             failing_since = None
-            for key, entries in reply:
-                self._feed(key, entries)
+            for _, entries in cast("list[tuple[bytes, Entries]]", reply):
+                cursor = entries[-1][0].decode()
+                for _, fields in entries:
+                    await self._feed(fields)
 
-    def _feed(self, key: bytes, entries: Entries) -> None:
-        text = key.decode()
-        if text == self._bell:
-            self._bell_cursor = entries[-1][0].decode()
+    async def _open_inbox(self) -> None:
+        """Create the inbox, or keep it: runs are copied only into an inbox that exists."""
+        if await self._main.pexpire(self.inbox, self.presence_ms * 20):
             return
-        sid = self._keys.sid_of(key)
-        log = self._logs.get(sid)
-        if log is None or text not in self._cursors:
+        async with self._main.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.inbox, {"s": ""}, maxlen=INBOX_MAXLEN, approximate=True)
+            pipe.pexpire(self.inbox, self.presence_ms * 20)
+            await pipe.execute()
+
+    async def _feed(self, fields: dict[bytes, bytes]) -> None:
+        log = self._logs.get(fields[b"s"].decode())
+        if log is None or log.ended:
             return  # nobody here reads it any more
-        for entry_id, fields in entries:
-            final = entry_id == _MAX
-            if not log.extend(int(fields[b"a"]), split_frames(fields[b"f"]), final=final):
-                log.end(detach=True)  # a gap cannot happen; if it did, read Redis instead
-                final = True
-            if final:
-                del self._cursors[text]
+        first, frames, final = int(fields[b"a"]), split_frames(fields[b"f"]), fields[b"t"] == b"T"
+        if not log.extend(first, frames, final=final):
+            await self._refill(fields[b"s"].decode(), log)  # the inbox was trimmed past it
+
+    async def _refill(self, sid: str, log: Log) -> None:
+        """Read what the log missed from the stream itself (never trimmed)."""
+        while not log.ended:
+            chunk, _, ended = await self.cold(sid, log.top)
+            frames = split_frames(chunk)
+            if not frames and not ended:
                 return
-            self._cursors[text] = entry_id.decode()
+            log.extend(log.top + 1, frames, final=ended)
+            if ended:
+                return
 
     def _failing(self, exc: Exception, since: float) -> None:
         if time.monotonic() - since <= self._store_retry:
@@ -168,45 +173,46 @@ class Tailer:
         for log in self._logs.values():
             log.end(notice=notice)
         self._logs.clear()
-        self._cursors.clear()
-
-    async def _ring(self) -> None:
-        try:
-            async with self._main.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._bell, {"r": "1"}, maxlen=1, approximate=False)
-                pipe.pexpire(self._bell, 60_000)
-                await pipe.execute()
-        except Exception as exc:  # the tailer still wakes when its block times out
-            log_error(exc, "resumable streams: ringing the tailer failed")
 
     # -- the sweep task --------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Every `check` seconds: mark followed streams read; end those whose producer died."""
+        """Every `check` seconds: renew followings, end streams whose producer died."""
         while True:
             await anyio.sleep(self._check)
-            sids = [sid for sid, log in self._logs.items() if not log.ended]
-            if not sids:
-                continue
             try:
-                states = await self._sweep(sids)
+                await self._sweep()
             except Exception as exc:
-                log_error(exc, "resumable streams: checking producers' leases failed")
-                continue
-            for sid, state in zip(sids, states, strict=True):
-                log = self._logs.get(sid)
-                if state == b"gone" and log is not None:
-                    log.end(detach=True)  # readers find it gone and end: a reconnect gets 404
-                    self._cursors.pop(self._keys.stream(sid), None)
+                log_error(exc, "resumable streams: the followers' sweep failed")
 
-    async def _sweep(self, sids: list[str]) -> list[bytes]:
+    async def _sweep(self) -> None:
+        await self._open_inbox()
+        dropped, self._dropped = self._dropped, set()
+        if dropped:
+            async with self._main.pipeline(transaction=False) as pipe:
+                for sid in dropped:
+                    pipe.srem(self._keys.of(sid)[2], self.inbox)
+                await pipe.execute()
+        sids = [sid for sid, log in self._logs.items() if not log.ended]
+        if not sids:
+            return
+        states = await self.run_end("follow", sids, INTERRUPTED)
+        for sid, (state, seq) in zip(sids, states, strict=True):
+            log = self._logs.get(sid)
+            if log is None:
+                continue
+            if state == b"gone":
+                log.end(detach=True)  # readers find it gone and end: a reconnect gets 404
+            elif seq > log.top and not log.ended:
+                await self._refill(sid, log)  # a copy never came (an inbox briefly missing)
+
+    async def run_end(self, mode: str, sids: list[str], text: str) -> list[tuple[bytes, int]]:
+        """The END script for `sids`: `follow` (or end if dead), `peek`, or `stop`."""
         keys = [key for sid in sids for key in self._keys.of(sid)]
-        after = self._frames.ending_parts("", INTERRUPTED)[1]
-        presence_ms = int(self._check * 3000)
-        args: list[Any] = ["probe", self._done_ttl_ms, presence_ms, after]
-        args.extend(id_prefix(sid) for sid in sids)
+        after = self._frames.ending_parts("", text)[1]
+        args: list[Any] = [mode, self._done_ttl_ms, self.presence_ms, after, self.inbox, *sids]
         reply = await self._end(keys=keys, args=args)
-        return list(reply[0::2])
+        return [(reply[index], int(reply[index + 1])) for index in range(0, len(reply), 2)]
 
 
 def _joined(entries: Entries, after: int) -> tuple[bytes, int, bool]:
