@@ -226,7 +226,7 @@ class RedisStore:
             raise StoreUnavailable(_UNREACHABLE) from exc
         if not created:
             raise RuntimeError(f"stream id {sid[:6]}... exists already")
-        owned = Owned(sid, handshake, cancel, self._committer)
+        owned = Owned(sid, self._keys.of(sid), handshake, cancel, self._committer)
         self._committer.register(owned)
         return owned
 
@@ -269,12 +269,13 @@ class RedisStore:
 
     # -- inside ----------------------------------------------------------------------------
 
-    async def _commit(self, ops: Sequence[tuple[str, Op]]) -> list[str]:
-        keys: list[str] = []
-        args: list[Any] = [int(self._done_ttl * 1000)]
-        for sid, op in ops:
-            keys += self._keys.of(sid)
-            args += (sid, op.kind, op.first, op.last, b"".join(op.frames))
+    async def _commit(self, ops: Sequence[tuple[Owned, Op]]) -> list[str]:
+        keys: list[bytes] = []
+        args: list[bytes] = [b"%d" % (self._done_ttl * 1000)]
+        for owned, op in ops:
+            keys += owned.script_keys
+            args += (owned.script_sid, op.kind.encode(), b"%d" % op.first, b"%d" % op.last)
+            args.append(b"".join(op.frames))
         return [result.decode() for result in await self._commit_script(keys=keys, args=args)]
 
     async def _renew(self) -> None:

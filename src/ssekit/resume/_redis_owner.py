@@ -12,6 +12,7 @@ then the stream goes on here only.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -59,12 +60,19 @@ class Owned:
         "pending",
         "pending_bytes",
         "remote_seen_at",
+        "script_keys",
+        "script_sid",
         "sid",
         "state",
     )
 
-    def __init__(self, sid: str, handshake: bytes, cancel: Cancel, committer: Committer) -> None:
+    def __init__(
+        self, sid: str, keys: Sequence[str], handshake: bytes, cancel: Cancel, committer: Committer
+    ) -> None:
         self.sid = sid
+        #: What the commit script is given for this stream, encoded once.
+        self.script_keys = [key.encode() for key in keys]
+        self.script_sid = sid.encode()
         self.cancel = cancel
         self._committer = committer
         self.log = Log()
@@ -227,7 +235,7 @@ def _head(frames: list[bytes]) -> tuple[list[bytes], int]:
     return taken, size
 
 
-Commit = Callable[[Sequence[tuple[str, Op]]], Awaitable[list[str]]]
+Commit = Callable[[Sequence[tuple[Owned, Op]]], Awaitable[list[str]]]
 
 
 class Committer:
@@ -237,7 +245,7 @@ class Committer:
         self._commit = commit
         self._store_retry = store_retry
         self._dirty: dict[Owned, None] = {}
-        self._wake = anyio.Event()
+        self._wake = asyncio.Event()  # Redis runs on asyncio only
         self._owned: dict[str, Owned] = {}
 
     def register(self, owned: Owned) -> None:
@@ -262,7 +270,7 @@ class Committer:
         backoff = 0.0
         while True:
             await self._wake.wait()
-            self._wake = anyio.Event()
+            self._wake.clear()
             if backoff:
                 await anyio.sleep(backoff)
             dirty, self._dirty = self._dirty, {}
@@ -270,7 +278,7 @@ class Committer:
             if not ops:
                 continue
             try:
-                results = await self._commit([(owned.sid, op) for owned, op in ops])
+                results = await self._commit(ops)
             except Exception as exc:  # Redis unreachable, timed out, or refusing
                 if not backoff:
                     log_error(exc, "resumable streams: appending to Redis failed; retrying")
