@@ -133,7 +133,7 @@ class RedisStats:
     """Commands Redis ran between two looks (INFO commandstats), and its own CPU."""
 
     #: Commands ssekit only ever runs inside its scripts.
-    INNER = {"xadd", "set", "pexpire", "del", "exists", "xrevrange"}
+    INNER = {"xadd", "set", "pexpire", "del", "exists", "xrevrange", "smembers", "sadd"}
 
     @staticmethod
     async def snapshot(url: str) -> tuple[dict[str, int], float]:

@@ -68,6 +68,7 @@ class Tailer:
         self._done_ttl_ms = int(done_ttl * 1000)
         self._logs: dict[str, Log] = {}
         self._dropped: set[str] = set()  # followings to remove from Redis at the next sweep
+        self._swept: dict[str, int] = {}  # each followed log's top at the last sweep
 
     @property
     def presence_ms(self) -> int:
@@ -197,14 +198,19 @@ class Tailer:
         if not sids:
             return
         states = await self.run_end("follow", sids, INTERRUPTED)
+        swept, self._swept = self._swept, {}
         for sid, (state, seq) in zip(sids, states, strict=True):
             log = self._logs.get(sid)
             if log is None:
                 continue
             if state == b"gone":
                 log.end(detach=True)  # readers find it gone and end: a reconnect gets 404
-            elif seq > log.top and not log.ended:
-                await self._refill(sid, log)  # a copy never came (an inbox briefly missing)
+                continue
+            self._swept[sid] = log.top
+            if seq > log.top and swept.get(sid) == log.top and not log.ended:
+                # Behind Redis, and no copy came since the last sweep: one was lost (an
+                # inbox briefly missing). Being behind alone is normal: copies are on the way.
+                await self._refill(sid, log)
 
     async def run_end(self, mode: str, sids: list[str], text: str) -> list[tuple[bytes, int]]:
         """The END script for `sids`: `follow` (or end if dead), `peek`, or `stop`."""
