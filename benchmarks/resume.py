@@ -55,7 +55,7 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from statistics import median
-from typing import Any
+from typing import Any, ClassVar
 
 import uvloop
 
@@ -133,7 +133,7 @@ class RedisStats:
     """Commands Redis ran between two looks (INFO commandstats), and its own CPU."""
 
     #: Commands ssekit only ever runs inside its scripts.
-    INNER = {"xadd", "set", "pexpire", "del", "exists", "xrevrange", "smembers", "sadd"}
+    INNER: ClassVar = {"xadd", "set", "pexpire", "del", "exists", "xrevrange", "smembers", "sadd"}
 
     @staticmethod
     async def snapshot(url: str) -> tuple[dict[str, int], float]:
@@ -273,14 +273,15 @@ _ID = re.compile(rb"id: ([A-Za-z0-9_-]+):(\d+)\n")
 
 
 class Reader(asyncio.Protocol):
-    """One connection: notes each token's delay; `first` when the first event arrived."""
+    """One connection: notes each token's delay; `first` when the first token arrived,
+    `first_made` when it was produced."""
 
     def __init__(self, request: bytes, skip_before: float = 0.0) -> None:
         self.request, self.skip_before = request, skip_before
         self.buffer = b""
         self.delays: list[float] = []
         self.sid = ""
-        self.first = 0.0
+        self.first = self.first_made = 0.0
         self.done = asyncio.get_running_loop().create_future()
         self.transport: Any = None
 
@@ -292,12 +293,14 @@ class Reader(asyncio.Protocol):
         now = time.monotonic()
         buffer = self.buffer + data
         if not self.sid and (found := _ID.search(buffer)):
-            self.sid, self.first = found[1].decode(), now
+            self.sid = found[1].decode()
             if not self.done.done() and self.skip_before < 0:  # a reader that leaves at once
                 self.done.set_result(None)
         end = 0
         for match in _STAMP.finditer(buffer):
             produced = float(match[1])
+            if not self.first_made:
+                self.first, self.first_made = now, produced
             if produced >= self.skip_before:
                 self.delays.append(now - produced)
             end = match.end()
@@ -318,10 +321,13 @@ def _post(port: int) -> bytes:
     )
 
 
-async def _answer(ports: tuple[int, int], index: int, resume: bool, out: dict[str, list[float]]) -> None:
+async def _answer(
+    ports: tuple[int, int], index: int, resume: bool, out: dict[str, list[float]]
+) -> None:
     loop = asyncio.get_running_loop()
     home, other = ports[index % 2], ports[1 - index % 2]
-    leave = resume and index % 2 == 1  # half the answers are resumed elsewhere
+    # Half the answers (of each worker's) are dropped and resumed on the other worker.
+    leave = resume and (index // 2) % 2 == 1
     start = Reader(_post(home), -1.0 if leave else 0.0)
     transport, _ = await loop.create_connection(lambda: start, "127.0.0.1", home)
     await asyncio.wait_for(start.done, 120)
@@ -333,15 +339,16 @@ async def _answer(ports: tuple[int, int], index: int, resume: bool, out: dict[st
     await asyncio.sleep(0.2)
     asked = time.monotonic()
     request = (
-        f"GET /chat/streams/{start.sid} HTTP/1.1\r\nHost: b\r\n"
-        f"last-event-id: {start.sid}:1\r\n\r\n"
+        f"GET /chat/streams/{start.sid} HTTP/1.1\r\nHost: b\r\nlast-event-id: {start.sid}:1\r\n\r\n"
     ).encode()
     resumed = Reader(request, skip_before=asked)
     transport, _ = await loop.create_connection(lambda: resumed, "127.0.0.1", other)
     await asyncio.wait_for(resumed.done, 120)
     transport.close()
     out["cross"] += resumed.delays
-    out["first"].append(resumed.first - asked)
+    # The first event after the reconnect: from the request, or from when it was made if
+    # it did not exist yet (then it is a live event, not a replayed one).
+    out["first"].append(resumed.first - max(asked, resumed.first_made))
 
 
 async def _load(ports: tuple[int, int], answers: int, resume: bool) -> dict[str, list[float]]:
@@ -372,35 +379,48 @@ def workers(url: str, arguments: argparse.Namespace, plain: bool) -> Iterator[tu
 
 
 def load_scenario(url: str, arguments: argparse.Namespace) -> None:
-    results: dict[str, dict[str, list[float]]] = {}
-    commands: tuple[int, int] = (0, 0)
-    for plain in (True, False):
-        with workers(url, arguments, plain) as ports:
-            before, _ = uvloop.run(RedisStats.snapshot(url))
-            results["plain" if plain else "resumable"] = uvloop.run(
-                _load(ports, arguments.answers, not plain)
-            )
-            after, _ = uvloop.run(RedisStats.snapshot(url))
-            if not plain:
-                commands = RedisStats.split(before, after)
-    plain_delays = results["plain"]["local"]
-    floor = (median(plain_delays), percentile(plain_delays, 0.99))
-    events = arguments.answers * arguments.tokens
-    rows = [["plain, local", *_ms(plain_delays), "1.00x / 1.00x", "", ""]]
-    for group in ("local", "cross"):
-        delays = results["resumable"][group]
-        p50, p99 = median(delays), percentile(delays, 0.99)
-        ratio = f"{p50 / floor[0]:.2f}x / {p99 / floor[1]:.2f}x"
-        rows.append([f"resumable, {group}", *_ms(delays), ratio, "", ""])
-    first = results["resumable"]["first"]
-    rows[-1][4] = f"{median(first) * 1e3:.1f} / {percentile(first, 0.99) * 1e3:.1f}"
-    rows[1][5] = f"{commands[0] / events:.3f} sent + {commands[1] / events:.2f} in scripts"
+    rows = []
+    for answers in arguments.answers:
+        results: dict[str, dict[str, list[float]]] = {}
+        commands = (0, 0)
+        for plain in (True, False):
+            with workers(url, arguments, plain) as ports:
+                before, _ = uvloop.run(RedisStats.snapshot(url))
+                load = os.getloadavg()[0]
+                results["plain" if plain else "resumable"] = uvloop.run(
+                    _load(ports, answers, not plain)
+                )
+                after, _ = uvloop.run(RedisStats.snapshot(url))
+                if not plain:
+                    commands = RedisStats.split(before, after)
+        rows += _load_rows(answers, results, commands, answers * arguments.tokens, load)
     table(
-        f"{arguments.answers} answers at a token every {arguments.every} ms on two workers",
-        ["readers", "p50 ms", "p99 ms", "vs plain p50 / p99", "first resumed p50 / p99 ms",
-         "Redis commands per event"],
+        f"Answers at a token every {arguments.every} ms ({arguments.tokens} tokens) on two"
+        " workers: added latency, ms",
+        ["answers", "readers", "p50", "p99", "vs plain p50 / p99", "first resumed p50 / p99",
+         "Redis commands per event", "load avg"],
         rows,
     )  # fmt: skip
+
+
+def _load_rows(
+    answers: int,
+    results: dict[str, dict[str, list[float]]],
+    commands: tuple[int, int],
+    events: int,
+    load: float,
+) -> list[list[str]]:
+    floor = results["plain"]["local"]
+    p50, p99 = median(floor), percentile(floor, 0.99)
+    rows = [[str(answers), "plain, local", *_ms(floor), "1.00x / 1.00x", "", "", f"{load:.1f}"]]
+    for group in ("local", "cross"):
+        delays = results["resumable"][group]
+        ratio = f"{median(delays) / p50:.2f}x / {percentile(delays, 0.99) / p99:.2f}x"
+        rows.append(["", f"resumable, {group}", *_ms(delays), ratio, "", "", ""])
+    first = results["resumable"]["first"]
+    rows[-1][5] = f"{median(first) * 1e3:.1f} / {percentile(first, 0.99) * 1e3:.1f}"
+    rows[1][6] = f"{commands[0] / events:.3f} sent + {commands[1] / events:.2f} in scripts"
+    return rows
 
 
 def _ms(delays: list[float]) -> list[str]:
@@ -470,7 +490,8 @@ async def _vercel_resume(client: Any, stream: str, index: int) -> float:
     started = time.monotonic()
     pubsub = client.pubsub()
     await pubsub.subscribe(f"rs:chunk:{index}")
-    await client.publish(f"rs:request:{stream}", json.dumps({"listenerId": index, "skipCharacters": 0}))
+    request = json.dumps({"listenerId": index, "skipCharacters": 0})
+    await client.publish(f"rs:request:{stream}", request)
     async for message in pubsub.listen():
         if message["type"] == "message":
             break
@@ -516,8 +537,9 @@ async def vercel_scenario(url: str, quick: bool) -> None:
         "Resuming an answer produced elsewhere: first byte, ms (same process, same Redis)",
         ["approach", "p50", "p99", "after the producer finished", "after the producer died"],
         [
-            ["ssekit RedisStore", f"{median(ours) * 1e3:.2f}", f"{percentile(ours, 0.99) * 1e3:.2f}",
-             "resumes (until done_ttl)", "`interrupted` within the lease"],
+            ["ssekit RedisStore", f"{median(ours) * 1e3:.2f}",
+             f"{percentile(ours, 0.99) * 1e3:.2f}", "resumes (until done_ttl)",
+             "`interrupted` within the lease"],
             ["vercel/resumable-stream (its protocol)", f"{median(vercel) * 1e3:.2f}",
              f"{percentile(vercel, 0.99) * 1e3:.2f}", "cannot (null)",
              "fails after its 1 s ack timeout"],
@@ -531,7 +553,7 @@ async def vercel_scenario(url: str, quick: bool) -> None:
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_argument("--quick", action="store_true")
-    cli.add_argument("--answers", type=int, default=1000)
+    cli.add_argument("--answers", type=int, nargs="+", default=[250, 500, 1000])
     cli.add_argument("--every", type=int, default=50, help="ms between tokens")
     cli.add_argument("--tokens", type=int, default=60)
     cli.add_argument("--rounds", type=int, default=3)
@@ -545,8 +567,8 @@ def main() -> None:
         worker_main(arguments)
         return
     if arguments.quick:
-        arguments.answers, arguments.tokens, arguments.rounds = 40, 20, 1
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        arguments.answers, arguments.tokens, arguments.rounds = [40], 20, 1
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# resume benchmark — load average {os.getloadavg()}, {os.cpu_count()} CPUs")
     with redis_server() as url:

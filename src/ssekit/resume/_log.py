@@ -61,7 +61,8 @@ class Log:
         self.final: int | None = None
         #: This copy stops here (its producer lost the stream): read the store instead.
         self.detached = False
-        #: An error event without an id that ends every reader (the store is gone).
+        #: What ends every reader now: an error event without an id (the store cannot be
+        #: read), or `b""` (this worker stops: end quietly, the client resumes elsewhere).
         self.notice: bytes | None = None
         self.readers = 0
         #: When the last reader left (`time.monotonic()`), for the orphan timeout.

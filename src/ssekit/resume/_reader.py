@@ -37,7 +37,8 @@ async def frames_after(
                 elif log.final is not None and after >= log.final:
                     return
                 elif log.notice is not None:
-                    yield log.notice
+                    if log.notice:
+                        yield log.notice
                     return
                 else:
                     await log.wait(after)  # a frame, an end, or a detach (then: the store)

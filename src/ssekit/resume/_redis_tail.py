@@ -37,7 +37,7 @@ __all__ = ["Tailer"]
 TAIL_WINDOW = 1024
 #: Inbox entries per XREAD; stream entries per catch-up read (each holds <= 64 KiB).
 TAIL_COUNT = 1024
-COLD_COUNT = 8
+COLD_COUNT = 16
 _MAX = MAX_ID.encode()
 #: What XRANGE and XREAD return per stream: (id, {field: value}) per entry.
 Entries: TypeAlias = "list[tuple[bytes, dict[bytes, bytes]]]"
@@ -114,7 +114,7 @@ class Tailer:
     def close(self) -> None:
         """The worker stops: its readers end without a notice (a reconnect resumes elsewhere)."""
         for log in self._logs.values():
-            log.end(detach=True)
+            log.end(notice=b"")
         self._logs.clear()
 
     # -- the tailer task -------------------------------------------------------------------
