@@ -18,6 +18,7 @@ is detached from its request and resumable instead: `ssekit/resume/_routes.py`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -157,6 +158,12 @@ class ChatApp:
         if self._resume is not None and (resume_id := self._resume.resume_id(scope)):
             await self._resume.resume(resume_id, scope, receive, send)  # never a model call
             return
+        await self._stream(request, scope, receive, send)
+
+    async def _stream(
+        self, request: ChatRequest, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer a chat request: the bot's stream, resumable with `resume`."""
         try:
             bot = await self._bot_for(request)
         except Exception as exc:
@@ -202,31 +209,30 @@ class ChatApp:
         With `resume`, the resumable streams run for the server's lifetime (unless
         the host entered them itself).
         """
-        entered = False
-        try:
+        async with contextlib.AsyncExitStack() as running:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    if self._resume is not None:
-                        try:
-                            entered = await self._resume.lifespan_enter()
-                        except Exception as exc:
-                            log_error(exc, "starting the resumable streams failed")
-                            await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                            return
-                    await send({"type": "lifespan.startup.complete"})
+                    if not await self._startup(running, send):
+                        return
                 elif message["type"] == "lifespan.shutdown":
                     shutdown = self._options["shutdown"]
                     if shutdown is not None:
                         shutdown.set()
-                    if entered and self._resume is not None:
-                        entered = False
-                        await self._resume.streams.__aexit__(None, None, None)
+                    await running.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        finally:
-            if entered and self._resume is not None:
-                await self._resume.streams.__aexit__(None, None, None)
+
+    async def _startup(self, running: contextlib.AsyncExitStack, send: Send) -> bool:
+        if self._resume is not None:
+            try:
+                await running.enter_async_context(self._resume.lifespan())
+            except Exception as exc:
+                log_error(exc, "starting the resumable streams failed")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return False
+        await send({"type": "lifespan.startup.complete"})
+        return True
 
 
 def _resume_defaults(resume: ResumableStreams | None, given: StreamOptions) -> StreamOptions:

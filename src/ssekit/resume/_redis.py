@@ -51,9 +51,31 @@ def _seconds(name: str, value: object) -> float:
 class RedisStore:
     """Resumable streams in Redis Streams: a reconnect can land on any worker, on any machine.
 
-    `RedisStore(url, ...)` is `RedisStore.from_url(url, ...)`, whose arguments
-    it takes. It runs on asyncio only (`redis.asyncio`); under trio, entering the streams raises
-    `RuntimeError`: use `MemoryStore` there.
+    `RedisStore.from_url(url, ...)` builds one (so does `RedisStore(url, ...)`):
+
+    - `lease` (`10.0`): a producing worker renews its streams' lease every
+      `lease / 4` seconds; when it dies, readers get the error event
+      `interrupted` within `lease` plus at most `min(lease / 4, 1)`; a stop sent
+      to another worker reaches the producer within `lease / 4`.
+    - `ttl` (`600.0`): seconds a running stream lives without its lease being
+      renewed (it is renewed with the lease); `done_ttl` (`300.0`): seconds an
+      ended stream can still be read (`404` after).
+    - `max_events` (`50000`): events per stream, first and last included (then
+      the error event `too_long`).
+    - `prefix` (`"ssekit"`): of every key; `max_connections` (`64`): commands in
+      flight at once (a request waits for a connection rather than fail);
+      `socket_timeout` (`5.0`) bounds each command (not the tailer's blocking
+      read, which has none).
+    - `store_retry` (`10.0`): seconds Redis may be unreachable mid-stream
+      before readers elsewhere end with `store_unavailable` and the producer
+      stops writing to Redis; `block` (`4.0`): the tailer's `XREAD BLOCK`, at
+      most 4 s.
+
+    Connections are opened in the event loop that enters the streams. A bad
+    argument is a `TypeError` or `ValueError` naming it; without the `redis`
+    package, an `ImportError` saying what to install. It runs on asyncio only
+    (`redis.asyncio`); under trio, entering the streams raises `RuntimeError`:
+    use `MemoryStore` there.
     """
 
     def __init__(
@@ -106,27 +128,8 @@ class RedisStore:
         store_retry: float = 10.0,
         block: float = 4.0,
     ) -> RedisStore:
-        """A store on the Redis at `url` (`redis://`, `rediss://`, `unix://`).
-
-        - `lease`: a producing worker renews its streams' lease every `lease / 4`
-          seconds; when it dies, readers get the error event `interrupted` within
-          `lease` plus at most `min(lease / 4, 1)`; a stop sent to another worker
-          reaches the producer within `lease / 4`.
-        - `ttl`: seconds a running stream lives without its lease being renewed
-          (it is renewed with the lease); `done_ttl`: seconds an ended stream can
-          still be read (`404` after).
-        - `max_events`: events per stream, first and last included (then `too_long`).
-        - `prefix`: of every key; `max_connections`: commands in flight at once
-          (a request waits for a connection rather than fail); `socket_timeout`
-          bounds each command (not the tailer's blocking read, which has none).
-        - `store_retry`: seconds Redis may be unreachable mid-stream before
-          readers elsewhere end with `store_unavailable` and the producer stops
-          writing to Redis; `block`: the tailer's `XREAD BLOCK`, at most 4 s.
-
-        Connections are opened in the event loop that enters the streams.
-        A bad argument is a `TypeError` or `ValueError` naming it; without the
-        `redis` package, an `ImportError` saying what to install.
-        """
+        """A store on the Redis at `url` (`redis://`, `rediss://`, `unix://`); the
+        arguments are the class's. Nothing connects until the streams are entered."""
         return cls(
             url,
             lease=lease,

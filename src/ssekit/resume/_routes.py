@@ -15,8 +15,9 @@ The mount is whatever path the app is served on: a path ending in
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._asgi import Receive, Scope, Send, read_body, send_json_error
@@ -95,12 +96,14 @@ class ChatResume:
             return
         await self._serve(answer, scope, receive, send)
 
-    async def lifespan_enter(self) -> bool:
-        """Start the streams for a server's lifespan, unless the host already has."""
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Run the streams for a server's lifetime, unless the host already runs them."""
         if self.streams.running:
-            return False
-        await self.streams.__aenter__()
-        return True
+            yield
+            return
+        async with self.streams:
+            yield
 
     async def _serve(
         self, answer: StreamAnswer, scope: Scope, receive: Receive, send: Send
