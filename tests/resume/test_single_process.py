@@ -184,3 +184,34 @@ def test_a_full_memory_store_refuses_with_503(loop: str) -> None:
         return statuses
 
     assert run_on(loop, scenario) == [200, 200, 503]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_failing_producer_ends_its_stream_with_one_safe_error(loop: str) -> None:
+    async def failing() -> Any:
+        yield {"event": "message", "data": "first"}
+        raise RuntimeError("upstream refused api_key=sk-proj-abcdefghijklmnopqrstuvwx")
+
+    async def scenario() -> bytes:
+        async with ResumableStreams(MemoryStore()) as streams:
+            answer = await streams.start(failing())
+            return await _read_all(answer.events)
+
+    body = run_on(loop, scenario)
+    assert body.count(b"event: error") == 1 and body.endswith(b"\n\n")
+    assert b":3\nevent: error\ndata: " in body
+    assert b"sk-proj" not in body
+
+
+def test_fallback_streams_without_resume_when_redis_is_down(tmp_path: Any) -> None:
+    from tests.support.redis import RedisServer
+
+    down = RedisServer(tmp_path)  # never started: nothing listens on its port
+    recorder = MemoryRecorder()
+    store = RedisStore.from_url(down.url, socket_timeout=1.0)
+    app, _ = build_app(store, recorder, fallback=True)
+    with serve(app, "hypercorn-asyncio") as running:
+        answer = read("POST", f"{running.url}/chat", message="count=3 tag=fallback")
+    assert answer.status == 200 and "ssekit-stream-id" not in answer.headers
+    assert answer.text == expected_text(3)
+    assert [event_id for _, _, event_id in answer.events][-1] == "ssekit-finished"

@@ -122,8 +122,11 @@ class Tailer:
     async def run(self) -> None:
         """Read the inbox, run after run, into the logs of the streams followed here."""
         cursor, failing_since = "0-0", None
-        with anyio.move_on_after(self._store_retry):
-            await self._open_inbox()  # else the sweep makes it, once Redis answers
+        try:
+            with anyio.move_on_after(self._store_retry):
+                await self._open_inbox()
+        except Exception as exc:  # the sweep makes it once Redis answers
+            log_error(exc, "resumable streams: Redis cannot be reached")
         while True:
             try:
                 reply = await self._tail.xread({self.inbox: cursor}, TAIL_COUNT, self._block_ms)
