@@ -97,7 +97,7 @@ class MemoryStore:
         running = self._running[sid] = _Running(self, sid, log, cancel)
         return running
 
-    async def probe(self, sid: str, frames: Frames) -> Probe | None:
+    async def probe(self, sid: str, frames: Frames, after: int) -> Probe | None:
         self._expire()
         log = self._logs.get(sid)
         return None if log is None else Probe(log.top, log.final)

@@ -24,11 +24,24 @@ _COLD_RETRY_SECONDS = 0.05
 
 
 async def frames_after(
-    log: Log, after: int, cold: Cold | None = None, leave: Callable[[], None] | None = None
+    log: Log,
+    after: int,
+    cold: Cold | None = None,
+    leave: Callable[[], None] | None = None,
+    head: tuple[bytes, int, bool] | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Chunks of whole frames after seq `after`, ending after the stream's last frame."""
+    """Chunks of whole frames after seq `after`, ending after the stream's last frame.
+
+    `head` is what the store already read after `after` (then sent first).
+    """
     log.attach()
     try:
+        if head is not None:
+            chunk, after, ended = head
+            if chunk:
+                yield chunk
+            if ended:
+                return
         while True:
             if log.covers(after):
                 chunk, after = log.take(after)

@@ -30,7 +30,7 @@ from ._reader import frames_after
 from ._redis_lua import COMMIT, CREATE, END, RENEW, Keys
 from ._redis_owner import Committer, Op, Owned
 from ._redis_tail import Tailer
-from ._store import INTERRUPTED, STOPPED, Cancel, Probe, check_events_cap
+from ._store import STOPPED, Cancel, Probe, check_events_cap
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -233,17 +233,17 @@ class RedisStore:
         self._committer.register(owned)
         return owned
 
-    async def probe(self, sid: str, frames: Frames) -> Probe | None:
+    async def probe(self, sid: str, frames: Frames, after: int) -> Probe | None:
         owned = self._committer.get(sid)
         if owned is not None:  # produced here: its log is what readers here were sent
             return Probe(owned.log.top, owned.log.final)
         try:
-            [(state, seq)] = await self._tailer.run_end("follow", [sid], INTERRUPTED)
+            state, seq, head = await self._tailer.resume(sid, after)
         except Exception as exc:
             raise StoreUnavailable(_UNREACHABLE) from exc
         if state == b"gone":
             return None
-        return Probe(seq, None if state == b"running" else seq)
+        return Probe(seq, None if state == b"running" else seq, head)
 
     def read(self, sid: str, after: int, probe: Probe) -> AsyncIterator[bytes]:
         owned = self._committer.get(sid)
@@ -257,7 +257,7 @@ class RedisStore:
             log = self._tailer.follow(sid, probe.last)
             leave = lambda: self._tailer.release(sid, log)  # noqa: E731
         cold = lambda after: self._tailer.cold(sid, after)  # noqa: E731
-        return frames_after(log, after, cold, leave)
+        return frames_after(log, after, cold, leave, probe.head)
 
     async def stop(self, sid: str, frames: Frames) -> Literal["stopping", "finished"] | None:
         owned = self._committer.get(sid)

@@ -122,15 +122,18 @@ return out
 #: What any worker may do to streams it does not produce, for several at once.
 #: mode `stop`: end the stream now. `follow`: end it only if its lease is gone (its
 #: producer died), else add this worker's inbox to its followers (for `presence` ms).
-#: `peek`: only say where it stands.
+#: `resume`: `follow` one stream, and read its first entries after a seq (the last
+#: ARGV): a resume's probe and first catch-up read in one round trip.
 #: KEYS (e, l, w) per stream; ARGV mode, done_ttl ms, presence ms, the bytes after the
 #: seq of the ending frame, this worker's inbox, then the sid of each stream.
 #: Returns (state, seq) per stream: gone (0), running (last seq), finished (final
-#: seq), ended (the seq of the ending just written).
+#: seq), ended (the seq of the ending just written); then, to `resume`, the entries.
 END = (
     _PRELUDE
     + """
 local out = {}
+local mode = ARGV[1]
+if mode == 'resume' then mode = 'follow' end
 for i = 1, #KEYS / 3 do
   local e, l, w = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local sid = ARGV[5 + i]
@@ -142,8 +145,8 @@ for i = 1, #KEYS / 3 do
     out[2 * i - 1], out[2 * i] = 'finished', tonumber(top[2][2]) + frames - 1
   else
     local last = tonumber(string.match(top[1], '^(%d+)'))
-    if ARGV[1] == 'peek' or (ARGV[1] == 'follow' and redis.call('EXISTS', l) == 1) then
-      if ARGV[1] == 'follow' then
+    if mode == 'peek' or (mode == 'follow' and redis.call('EXISTS', l) == 1) then
+      if mode == 'follow' then
         redis.call('SADD', w, ARGV[5])
         redis.call('PEXPIRE', w, ARGV[3])
       end
@@ -158,6 +161,9 @@ for i = 1, #KEYS / 3 do
       out[2 * i - 1], out[2 * i] = 'ended', seq
     end
   end
+end
+if ARGV[1] == 'resume' and out[1] ~= 'gone' then
+  out[3] = redis.call('XRANGE', KEYS[1], '(' .. ARGV[7] .. '-0', '+', 'COUNT', ARGV[8])
 end
 return out
 """

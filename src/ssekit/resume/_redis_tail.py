@@ -217,11 +217,25 @@ class Tailer:
 
     async def run_end(self, mode: str, sids: list[str], text: str) -> list[tuple[bytes, int]]:
         """The END script for `sids`: `follow` (or end if dead), `peek`, or `stop`."""
-        keys = [key for sid in sids for key in self._keys.of(sid)]
-        after = self._frames.ending_parts("", text)[1]
-        args: list[Any] = [mode, self._done_ttl_ms, self.presence_ms, after, self.inbox, *sids]
-        reply = await self._end(keys=keys, args=args)
+        reply = await self._end(keys=self._script_keys(sids), args=self._args(mode, sids, text))
         return [(reply[index], int(reply[index + 1])) for index in range(0, len(reply), 2)]
+
+    async def resume(self, sid: str, after: int) -> tuple[bytes, int, tuple[bytes, int, bool]]:
+        """Follow `sid` (or end it if its producer died) and read what follows `after`, in
+        one round trip: (state, seq, the first frames after `after` as `cold` gives them)."""
+        args = [*self._args("resume", [sid], INTERRUPTED), after, COLD_COUNT]
+        reply = await self._end(keys=self._script_keys([sid]), args=args)
+        state, seq = reply[0], int(reply[1])
+        entries = [(entry_id, dict(zip(fields[::2], fields[1::2], strict=True)))
+                   for entry_id, fields in (reply[2] if len(reply) > 2 else [])]  # fmt: skip
+        return state, seq, _joined(entries, after)
+
+    def _script_keys(self, sids: list[str]) -> list[str]:
+        return [key for sid in sids for key in self._keys.of(sid)]
+
+    def _args(self, mode: str, sids: list[str], text: str) -> list[Any]:
+        after = self._frames.ending_parts("", text)[1]
+        return [mode, self._done_ttl_ms, self.presence_ms, after, self.inbox, *sids]
 
 
 def _joined(entries: Entries, after: int) -> tuple[bytes, int, bool]:

@@ -50,10 +50,15 @@ Cancel = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """Where a stream stands: its last seq written, and its final seq once it has ended."""
+    """Where a stream stands: its last seq written, and its final seq once it has ended.
+
+    A store may read the first frames after the position asked for with the same
+    round trip: `head` is then (those frames joined, the seq of the last, ended).
+    """
 
     last: int
     final: int | None
+    head: tuple[bytes, int, bool] | None = None
 
 
 class Owner(Protocol):
@@ -84,8 +89,11 @@ class Store(Protocol):
         """A new stream whose first frame is `handshake`; `StoreUnavailable` if not now."""
         ...
 
-    async def probe(self, sid: str, frames: Frames) -> Probe | None:
-        """Where `sid` stands, or `None` if unknown or expired; ends it if its producer died."""
+    async def probe(self, sid: str, frames: Frames, after: int) -> Probe | None:
+        """Where `sid` stands, or `None` if unknown or expired; ends it if its producer died.
+
+        `after` is where the reader will start (the store may read from there already).
+        """
         ...
 
     def read(self, sid: str, after: int, probe: Probe) -> AsyncIterator[bytes]:

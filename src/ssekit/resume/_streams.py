@@ -237,7 +237,7 @@ class ResumableStreams:
         if not valid_stream_id(stream_id):
             return _refused(404, "no such stream")
         try:
-            probe = await self._store.probe(stream_id, self._frames)
+            probe = await self._store.probe(stream_id, self._frames, after)
         except StoreUnavailable as exc:
             return _unavailable(exc)
         if probe is None:
