@@ -215,3 +215,24 @@ def test_fallback_streams_without_resume_when_redis_is_down(tmp_path: Any) -> No
     assert answer.status == 200 and "ssekit-stream-id" not in answer.headers
     assert answer.text == expected_text(3)
     assert [event_id for _, _, event_id in answer.events][-1] == "ssekit-finished"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_heartbeats_between_resumable_events_carry_no_id(loop: str) -> None:
+    from ssekit import event_stream_bytes
+
+    async def scenario() -> bytes:
+        closed: list[str] = []
+        async with ResumableStreams(MemoryStore()) as streams:
+            answer = await streams.start(_events(closed, 3, 0.15))
+            body = event_stream_bytes(answer.events, ping=0.05)
+            try:
+                return b"".join([chunk async for chunk in body])
+            finally:
+                await body.aclose()
+
+    body = run_on(loop, scenario)
+    assert body.count(b": ping\n") >= 3
+    events = [block for block in body.replace(b": ping\n", b"").split(b"\n\n") if block]
+    assert len(events) == 4 and all(b"id: " in event for event in events)
+    assert body.count(b"id: ") == 4  # one per event, none on a heartbeat
