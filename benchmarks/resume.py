@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from statistics import median
 from typing import Any, ClassVar
 
@@ -77,7 +77,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"a process exited at start ({process.args})")
+            raise RuntimeError(f"a process exited at start ({process.args!r})")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
@@ -447,6 +447,7 @@ async def memory_scenario(url: str, quick: bool) -> None:
             key = f"ssekit:{{{answer.stream_id}}}:e"
             size = await client.memory_usage(key, samples=0)
             entries = await client.xlen(key)
+            assert size is not None
         rows.append([f"Redis, {shape} ({count / entries:.0f}/entry)", f"{size / count:.0f}",
                      f"{size / count / frame:.2f}x"])  # fmt: skip
     await client.aclose()
@@ -503,11 +504,10 @@ async def _vercel_resume(client: Any, stream: str, index: int) -> float:
 async def _ssekit_resume(reader: ResumableStreams, sid: str) -> float:
     started = time.monotonic()
     answer = await reader.resume(sid, f"{sid}:50")
-    assert answer.events is not None
-    events = aiter(answer.events)
-    await anext(events)
+    assert isinstance(answer.events, AsyncGenerator)  # a reader: frames as bytes
+    await anext(answer.events)
     elapsed = time.monotonic() - started
-    await events.aclose()  # type: ignore[attr-defined]
+    await answer.events.aclose()
     return elapsed
 
 

@@ -225,6 +225,7 @@ def test_heartbeats_between_resumable_events_carry_no_id(loop: str) -> None:
         closed: list[str] = []
         async with ResumableStreams(MemoryStore()) as streams:
             answer = await streams.start(_events(closed, 3, 0.15))
+            assert answer.events is not None
             body = event_stream_bytes(answer.events, ping=0.05)
             try:
                 return b"".join([chunk async for chunk in body])
