@@ -224,6 +224,7 @@ class ChatApp:
                     return
 
     async def _startup(self, running: contextlib.AsyncExitStack, send: Send) -> bool:
+        """Start what lives as long as the server (the resumable streams); False if it failed."""
         if self._resume is not None:
             try:
                 await running.enter_async_context(self._resume.lifespan())
