@@ -136,20 +136,17 @@ class ChatApp:
         from .protocols import protocol_named  # the protocols build on this module
 
         self._protocol = protocol_named(protocol, event_type=event_type, done_event=done_event)
-        # Checked once, here: every request's response reuses them as they are.
-        defaults = self._protocol.chat_defaults
-        if resume is not None:
-            from .resume._routes import resumable_defaults
-
-            defaults = resumable_defaults(resume, self._protocol, options)
-        self._options = check_options(options, defaults)
         ours = EventStreamResponse((), headers=self._protocol.headers).raw_headers
         self._headers = merge_headers(ours, check_headers(headers))
-        self._resume: ChatResume | None = None
-        if resume is not None:
+        # Checked once, here: every request's response reuses them as they are.
+        if resume is None:
+            self._resume: ChatResume | None = None
+            self._options = check_options(options, self._protocol.chat_defaults)
+        else:
             from .resume._routes import ChatResume
 
-            self._resume = ChatResume(resume, self._headers, self._options, max_body)
+            self._resume = ChatResume(resume, self._protocol, options, self._headers, max_body)
+            self._options = self._resume.app_options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -180,6 +177,13 @@ class ChatApp:
         if self._resume is not None and (resume_id := self._resume.resume_id(scope)):
             await self._resume.resume(resume_id, scope, receive, send)  # never a model call
             return
+        await self._answer(request, turn, scope, receive, send)
+
+    async def _answer(
+        self, request: ChatRequest, turn: Turn, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Build the bot for `request` and answer `turn`: as a stream, or as one document."""
+        protocol = self._protocol
         try:
             bot = await self._bot_for(request)
         except RequestRefused as refused:  # a factory refusing the request (an unknown model)

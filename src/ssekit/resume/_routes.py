@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._asgi import Receive, Scope, Send, read_body, send_json_error
 from .._exceptions import RequestTooLarge
-from .._options import StreamOptions
+from .._options import StreamOptions, check_options
 from .._producer import Producer
 from ._answer import StreamAnswer, reader_options, requested_id
 
@@ -75,13 +75,16 @@ class ChatResume:
     def __init__(
         self,
         streams: ResumableStreams,
+        protocol: Protocol,
+        given: StreamOptions,
         headers: list[tuple[bytes, bytes]],
-        options: StreamOptions,
         max_body: int,
     ) -> None:
         self.streams = streams
+        #: The app's stream options (`given`, checked), for the stream a request starts.
+        self.app_options = check_options(given, resumable_defaults(streams, protocol, given))
         self._headers = headers
-        self._options = reader_options(options)
+        self._options = reader_options(self.app_options)
         self._max_body = max_body
 
     async def route(self, scope: Scope, receive: Receive, send: Send) -> bool:
