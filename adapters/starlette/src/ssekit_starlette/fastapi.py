@@ -1,0 +1,154 @@
+"""FastAPI's SSE style (a generator endpoint with `response_class=`), streamed by ssekit's core.
+
+FastAPI wraps a generator endpoint's items in a generator of its own that sleeps
+after every item (so ssekit cannot coalesce ready events) and never closes the
+endpoint's generator (its `finally` waits for the garbage collector). With
+[EventStreamRoute][ssekit_starlette.fastapi.EventStreamRoute] as the router's
+`route_class`, such an endpoint is instead called as a coroutine that returns
+ssekit's response around the generator: the core pulls it directly, and closes
+it when the client leaves.
+
+```python
+from fastapi import FastAPI
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from ssekit_starlette.fastapi import EventStreamRoute
+
+app = FastAPI()
+app.router.route_class = EventStreamRoute  # before the routes are declared
+```
+
+Items keep FastAPI's meaning when `response_class` is FastAPI's
+`EventSourceResponse`: a `fastapi.sse.ServerSentEvent` is sent with its `data`
+JSON-encoded (`raw_data` as it is); any other object (a dict, a pydantic model)
+becomes one event whose data is its JSON; ssekit's own `ServerSentEvent`s and
+`bytes` pass as they are. With `ssekit_starlette.EventSourceResponse` (or
+`.with_options(...)`) as `response_class`, items are ssekit's (a dict is an event).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from fastapi import routing
+from fastapi.dependencies.utils import get_typed_signature
+from fastapi.encoders import jsonable_encoder
+from fastapi.sse import EventSourceResponse as FastAPIEventSourceResponse
+from fastapi.sse import ServerSentEvent as FastAPIEvent
+from pydantic import BaseModel
+
+from ssekit import ServerSentEvent, check_options, close_producer
+
+from . import EventSourceResponse
+
+__all__ = ["EventStreamRoute"]
+
+
+class EventStreamRoute(routing.APIRoute):
+    """An `APIRoute` that streams generator endpoints through ssekit's core.
+
+    It takes over a route whose endpoint is a generator function (async or not)
+    and whose `response_class` is FastAPI's or ssekit's `EventSourceResponse`;
+    every other route is FastAPI's, unchanged. The route's `status_code`, and
+    background tasks, apply as usual; the stream options are ssekit's defaults,
+    those of `ssekit_starlette.EventSourceResponse.with_options(...)` given as
+    `response_class`, or those of `EventStreamRoute.with_options(...)`.
+    """
+
+    #: Stream options for every route of this class (see `with_options`).
+    options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        response_class = kwargs.get("response_class")
+        fastapi_items = _is_class(response_class, FastAPIEventSourceResponse)
+        if _is_generator_function(endpoint) and (
+            fastapi_items or _is_class(response_class, EventSourceResponse)
+        ):
+            if fastapi_items or response_class is None:
+                response_class = EventSourceResponse.with_options(**self.options)
+            kwargs["response_class"] = response_class
+            endpoint = _returning_a_response(endpoint, response_class, fastapi_items)
+        super().__init__(path, endpoint, **kwargs)
+
+    @classmethod
+    def with_options(cls, **options: Any) -> type[EventStreamRoute]:
+        """A subclass whose streams use `options` (checked now): a router takes a class."""
+        check_options(options)
+        merged = {**cls.options, **options}
+        return type(cls.__name__, (cls,), {"options": merged})
+
+
+def _is_class(value: object, base: type) -> bool:
+    return isinstance(value, type) and issubclass(value, base)
+
+
+def _is_generator_function(endpoint: object) -> bool:
+    return inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint)
+
+
+def _returning_a_response(
+    endpoint: Callable[..., Any], response_class: type[EventSourceResponse], fastapi_items: bool
+) -> Callable[..., Any]:
+    """A coroutine endpoint with `endpoint`'s parameters that returns the response.
+
+    Its signature is `endpoint`'s, annotations resolved (FastAPI reads the
+    dependencies from it), with no `__wrapped__`: FastAPI would look through it
+    and find a generator again.
+    """
+
+    async def stream(*args: Any, **kwargs: Any) -> EventSourceResponse:
+        events = endpoint(*args, **kwargs)
+        if fastapi_items:
+            is_async = isinstance(events, AsyncIterable)
+            events = _async_events(events) if is_async else _sync_events(events)
+        return response_class(events)
+
+    signature = get_typed_signature(endpoint)
+    stream.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=EventSourceResponse
+    )
+    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
+        setattr(stream, name, getattr(endpoint, name, None))
+    return stream
+
+
+async def _async_events(events: AsyncIterable[object]) -> AsyncIterator[ServerSentEvent | bytes]:
+    """FastAPI's items as ssekit's; closing this closes `events` (the endpoint's generator)."""
+    try:
+        async for item in events:
+            yield _as_ssekit_event(item)
+    finally:
+        await close_producer(events)
+
+
+def _sync_events(events: Iterable[object]) -> Iterator[ServerSentEvent | bytes]:
+    """The same for a sync generator endpoint, which the core runs in a worker thread."""
+    try:
+        for item in events:
+            yield _as_ssekit_event(item)
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+
+
+def _as_ssekit_event(item: object) -> ServerSentEvent | bytes:
+    if isinstance(item, ServerSentEvent | bytes):
+        return item
+    if isinstance(item, FastAPIEvent):
+        if item.raw_data is not None:
+            data = item.raw_data
+        else:
+            data = "" if item.data is None else _json(item.data)
+        return ServerSentEvent(data, item.event, item.id, item.retry, item.comment)
+    return ServerSentEvent(_json(item))
+
+
+def _json(value: object) -> str:
+    """JSON as FastAPI writes it: a pydantic model's own JSON, anything else through
+    `jsonable_encoder` (datetimes, dataclasses, models nested in dicts)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(jsonable_encoder(value))
