@@ -29,14 +29,20 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from fastapi import routing
-from fastapi.dependencies.utils import get_typed_signature
+from fastapi.dependencies.utils import (
+    get_stream_item_type,
+    get_typed_return_annotation,
+    get_typed_signature,
+)
 from fastapi.encoders import jsonable_encoder
 from fastapi.sse import EventSourceResponse as FastAPIEventSourceResponse
 from fastapi.sse import ServerSentEvent as FastAPIEvent
+from fastapi.utils import create_model_field
 from pydantic import BaseModel
 
 from ssekit import ServerSentEvent, check_options, close_producer
@@ -69,7 +75,8 @@ class EventStreamRoute(routing.APIRoute):
             if fastapi_items or response_class is None:
                 response_class = EventSourceResponse.with_options(**self.options)
             kwargs["response_class"] = response_class
-            endpoint = _returning_a_response(endpoint, response_class, fastapi_items)
+            status = kwargs.get("status_code") or 200
+            endpoint = _returning_a_response(endpoint, response_class, fastapi_items, status)
         super().__init__(path, endpoint, **kwargs)
 
     @classmethod
@@ -89,7 +96,10 @@ def _is_generator_function(endpoint: object) -> bool:
 
 
 def _returning_a_response(
-    endpoint: Callable[..., Any], response_class: type[EventSourceResponse], fastapi_items: bool
+    endpoint: Callable[..., Any],
+    response_class: type[EventSourceResponse],
+    fastapi_items: bool,
+    status_code: int,
 ) -> Callable[..., Any]:
     """A coroutine endpoint with `endpoint`'s parameters that returns the response.
 
@@ -98,12 +108,14 @@ def _returning_a_response(
     and find a generator again.
     """
 
+    to_json = _item_json(endpoint)
+
     async def stream(*args: Any, **kwargs: Any) -> EventSourceResponse:
         events = endpoint(*args, **kwargs)
         if fastapi_items:
             is_async = isinstance(events, AsyncIterable)
-            events = _async_events(events) if is_async else _sync_events(events)
-        return response_class(events)
+            events = _async_events(events, to_json) if is_async else _SyncEvents(events, to_json)
+        return response_class(events, status_code=status_code)
 
     signature = get_typed_signature(endpoint)
     stream.__signature__ = signature.replace(  # type: ignore[attr-defined]
@@ -114,27 +126,80 @@ def _returning_a_response(
     return stream
 
 
-async def _async_events(events: AsyncIterable[object]) -> AsyncIterator[ServerSentEvent | bytes]:
+def _item_json(endpoint: Callable[..., Any]) -> Callable[[object], str]:
+    """How FastAPI writes a plain item of `endpoint`'s: checked against and serialised as the
+    item type of its return annotation (`AsyncIterator[Item]`), else `jsonable_encoder`'s JSON."""
+    item_type = get_stream_item_type(get_typed_return_annotation(endpoint))
+    if item_type is None or _is_class(item_type, FastAPIEvent):
+        return _json
+    field = create_model_field(
+        name=f"StreamItem_{endpoint.__name__}", type_=item_type, mode="serialization"
+    )
+
+    def to_json(item: object) -> str:
+        value, errors = field.validate(item, {}, loc=("response",))
+        if errors:
+            raise ValueError(f"a streamed item is not a {item_type!r}: {errors}")
+        return field.serialize_json(value).decode()
+
+    return to_json
+
+
+async def _async_events(
+    events: AsyncIterable[object], to_json: Callable[[object], str]
+) -> AsyncIterator[ServerSentEvent | bytes]:
     """FastAPI's items as ssekit's; closing this closes `events` (the endpoint's generator)."""
     try:
         async for item in events:
-            yield _as_ssekit_event(item)
+            yield _as_ssekit_event(item, to_json)
     finally:
         await close_producer(events)
 
 
-def _sync_events(events: Iterable[object]) -> Iterator[ServerSentEvent | bytes]:
-    """The same for a sync generator endpoint, which the core runs in a worker thread."""
-    try:
-        for item in events:
-            yield _as_ssekit_event(item)
-    finally:
-        close = getattr(events, "close", None)
+class _SyncEvents:
+    """A sync generator endpoint's items as ssekit's, for the core to run in worker threads.
+
+    The core may close it while a worker thread is still inside `next()` (the
+    client left while the endpoint was producing); closing then must neither
+    fail ("generator already executing") nor block the event loop until the item
+    is ready: the worker thread closes the endpoint's generator as soon as its
+    `next()` returns.
+    """
+
+    def __init__(self, events: Iterable[object], to_json: Callable[[object], str]) -> None:
+        self._events = iter(events)
+        self._to_json = to_json
+        self._lock = threading.Lock()  # held by the thread inside next()
+        self._closing = False
+
+    def __iter__(self) -> Iterator[ServerSentEvent | bytes]:
+        return self
+
+    def __next__(self) -> ServerSentEvent | bytes:
+        with self._lock:
+            if self._closing:
+                raise StopIteration
+            item = next(self._events)
+            if self._closing:  # closed while this thread was producing the item
+                self._close_events()
+                raise StopIteration
+        return _as_ssekit_event(item, self._to_json)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._lock.acquire(blocking=False):  # else the thread in next() closes it
+            try:
+                self._close_events()
+            finally:
+                self._lock.release()
+
+    def _close_events(self) -> None:
+        close = getattr(self._events, "close", None)
         if callable(close):
             close()
 
 
-def _as_ssekit_event(item: object) -> ServerSentEvent | bytes:
+def _as_ssekit_event(item: object, to_json: Callable[[object], str]) -> ServerSentEvent | bytes:
     if isinstance(item, ServerSentEvent | bytes):
         return item
     if isinstance(item, FastAPIEvent):
@@ -143,7 +208,7 @@ def _as_ssekit_event(item: object) -> ServerSentEvent | bytes:
         else:
             data = "" if item.data is None else _json(item.data)
         return ServerSentEvent(data, item.event, item.id, item.retry, item.comment)
-    return ServerSentEvent(_json(item))
+    return ServerSentEvent(to_json(item))
 
 
 def _json(value: object) -> str:
