@@ -45,7 +45,7 @@ from fastapi.sse import ServerSentEvent as FastAPIEvent
 from fastapi.utils import create_model_field
 from pydantic import BaseModel
 
-from ssekit import ServerSentEvent, check_options, close_producer
+from ssekit import EventLike, ServerSentEvent, check_options, close_producer
 
 from . import EventSourceResponse
 
@@ -147,7 +147,7 @@ def _item_json(endpoint: Callable[..., Any]) -> Callable[[object], str]:
 
 async def _async_events(
     events: AsyncIterable[object], to_json: Callable[[object], str]
-) -> AsyncIterator[ServerSentEvent | bytes]:
+) -> AsyncIterator[EventLike | bytes]:
     """FastAPI's items as ssekit's; closing this closes `events` (the endpoint's generator)."""
     try:
         async for item in events:
@@ -172,10 +172,10 @@ class _SyncEvents:
         self._lock = threading.Lock()  # held by the thread inside next()
         self._closing = False
 
-    def __iter__(self) -> Iterator[ServerSentEvent | bytes]:
+    def __iter__(self) -> Iterator[EventLike | bytes]:
         return self
 
-    def __next__(self) -> ServerSentEvent | bytes:
+    def __next__(self) -> EventLike | bytes:
         with self._lock:
             if self._closing:
                 raise StopIteration
@@ -199,7 +199,8 @@ class _SyncEvents:
             close()
 
 
-def _as_ssekit_event(item: object, to_json: Callable[[object], str]) -> ServerSentEvent | bytes:
+def _as_ssekit_event(item: object, to_json: Callable[[object], str]) -> EventLike | bytes:
+    """One item as ssekit writes it; the encoder checks a dict (CR/LF in a name: an error event)."""
     if isinstance(item, ServerSentEvent | bytes):
         return item
     if isinstance(item, FastAPIEvent):
@@ -207,8 +208,11 @@ def _as_ssekit_event(item: object, to_json: Callable[[object], str]) -> ServerSe
             data = item.raw_data
         else:
             data = "" if item.data is None else _json(item.data)
+        if item.id is None and item.retry is None and item.comment is None:
+            # The common token event: a dict takes the encoder's fast path.
+            return {"data": data} if item.event is None else {"event": item.event, "data": data}
         return ServerSentEvent(data, item.event, item.id, item.retry, item.comment)
-    return ServerSentEvent(to_json(item))
+    return {"data": to_json(item)}
 
 
 def _json(value: object) -> str:
