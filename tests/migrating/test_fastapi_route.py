@@ -177,7 +177,7 @@ def test_parameters_dependencies_status_and_background_tasks_work_as_in_fastapi(
         yield ServerSentEvent(raw_data=f"{mark}{message}")
 
     @app.get("/plain")
-    async def plain() -> dict[str, str]:
+    async def not_a_stream() -> dict[str, str]:
         return {"still": "fastapi"}
 
     with serve(app, "uvicorn") as running:
