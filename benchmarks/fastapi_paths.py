@@ -16,7 +16,7 @@ ratio to the core is the cost of the path:
   route class (FastAPI's own wrapper: a sleep after each item);
 - ``fastapi``: FastAPI's own SSE (`fastapi.sse.EventSourceResponse`).
 
-    uv run python benchmarks/fastapi_paths.py [--events 20000] [--rounds 5]
+    uv run python benchmarks/fastapi_paths.py [--events 20000] [--rounds 5] [--quick]
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
@@ -33,7 +33,9 @@ from statistics import median
 from typing import Any
 from urllib.parse import parse_qsl
 
-from _common import cpu_seconds, open_stream, read_until, summary
+from clients import open_stream, read_until
+from report import spread
+from server import cpu_seconds
 
 TARGETS = ("core", "return", "route", "route-ssekit-class", "response_class", "fastapi")
 _END = b"\r\n0\r\n\r\n"
@@ -142,8 +144,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--targets", nargs="*", default=list(TARGETS))
+    parser.add_argument("--quick", action="store_true", help="smoke sizes (CI)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.events, args.rounds = 500, 1
     if args.serve:
         import uvicorn
 
@@ -161,7 +166,7 @@ def main() -> None:
                     rates[target].append(rate)
                     cpus[target].append(cpu)
             mode = "paced (one await per event)" if paced else "burst (producer faster)"
-            print(f"\n## {mode}: {args.events:,} events x {args.rounds} rounds, interleaved")
+            print(f"\n### {mode}: {args.events:,} events x {args.rounds} rounds, interleaved")
             print("| path | events/s median (min-max) | x core | x fastapi | server CPU us/event |")
             print("|---|---|---|---|---|")
             core = median(rates["core"]) if "core" in rates else float("nan")
@@ -169,8 +174,8 @@ def main() -> None:
             for target in args.targets:
                 rate = median(rates[target])
                 print(
-                    f"| {target} | {summary(rates[target])} | {rate / core:.2f} "
-                    f"| {rate / own:.2f} | {summary(cpus[target], 1e6, 2)} |"
+                    f"| {target} | {spread(rates[target])} | {rate / core:.2f} "
+                    f"| {rate / own:.2f} | {spread(cpus[target], 1e6, 2)} |"
                 )
 
 
