@@ -908,7 +908,8 @@ export class ResumeError extends SSEError {
     this.streamId = streamId;
     /** @type {string} The last event ID received (`<sid>:<seq>`), or "". */
     this.lastEventId = lastEventId;
-    /** @type {number} The resume requests sent in a row without an event. */
+    /** @type {number} Connections that failed in a row without an event: the one that dropped,
+     * then each resume. */
     this.attempts = attempts;
   }
 }
@@ -936,9 +937,6 @@ const RESUME_DEFAULTS = { maxRetries: 6, retryDelay: 250, maxRetryDelay: 8000 };
 const STREAM_ID_HEADER = "ssekit-stream-id";
 /** The error event a server sends when it could not read its store: the stream may go on. */
 const STORE_UNAVAILABLE = "store_unavailable";
-/** Options of `streamEvents` that are not part of a resume request. */
-const STREAM_ONLY = new Set(["method", "body", "json", "signal", "lastEventId", "doneEvent",
-  "errorEvent", "onComment", "maxEventLength"]); // prettier-ignore
 
 /**
  * Start a resumable stream (POST by default, like `streamEvents`) on a server that serves resumable
@@ -1069,14 +1067,21 @@ function isTransient(error) {
 /**
  * One resumable stream: iterate it (once) with `for await`; `stop()` stops it on the server.
  * Made by `resumableStream`, `resumeStream` and `restoreStream`.
+ *
+ * Leaving the loop early (`break`) or aborting its `signal` closes the connection only: the answer
+ * goes on on the server (until its `orphan_timeout`), and a saved point is kept, so the stream can
+ * still be resumed. `stop()` ends it for good.
  */
 export class ResumableStream {
   /** @type {string | URL} The URL of the first request. */
   #url;
   /** @type {string} The chat URL: the first request's, without query nor trailing slash. */
   #mount;
-  /** @type {StreamOptions} What `streamEvents` would take, for the first request. */
-  #options;
+  /** @type {StreamOptions} The options of the first request (what `fetch` and the body take). */
+  #requestOptions;
+  /** @type {{ doneEvent: string | null, errorEvent: string | null, onComment?: (text: string) => void,
+   *   maxEventLength?: number, fetch: typeof fetch }} How every connection is read. */
+  #reading;
   /** @type {{ maxRetries: number, retryDelay: number, maxRetryDelay: number }} */
   #retry;
   /** @type {ResumeOptions["onRetry"]} */
@@ -1105,6 +1110,11 @@ export class ResumableStream {
       ...RESUME_DEFAULTS,
       ...options,
     };
+    const { doneEvent = "done", errorEvent = "error", onComment, maxEventLength } = streamOptions;
+    const { fetch: fetchImpl = globalThis.fetch, ...requestOptions } = streamOptions;
+    for (const name of ["doneEvent", "errorEvent", "onComment", "maxEventLength"]) {
+      delete (/** @type {Record<string, unknown>} */ (requestOptions))[name];
+    }
     for (const [name, value] of Object.entries({ maxRetries, retryDelay, maxRetryDelay })) {
       if (!Number.isSafeInteger(value) || value < 0) {
         throw new TypeError(`${name} must be an integer >= 0, got ${String(value)}`);
@@ -1112,7 +1122,8 @@ export class ResumableStream {
     }
     this.#url = url;
     this.#mount = mountOf(url);
-    this.#options = streamOptions;
+    this.#requestOptions = requestOptions;
+    this.#reading = { doneEvent, errorEvent, onComment, maxEventLength, fetch: fetchImpl };
     this.#retry = { maxRetries, retryDelay, maxRetryDelay };
     this.#onRetry = onRetry;
     this.#storageKey = storageKey;
@@ -1156,7 +1167,8 @@ export class ResumableStream {
     this.#controller.abort(new DOMException("the stream was stopped", "AbortError"));
     this.#forget();
     if (!streamId) return undefined;
-    const { headers, credentials, fetch: fetchImpl = globalThis.fetch } = this.#options;
+    const { headers, credentials } = this.#requestOptions;
+    const fetchImpl = this.#reading.fetch; // called unbound, as fetch must be
     const response = await fetchImpl(this.resumeUrl, { method: "DELETE", headers, credentials });
     await response.body?.cancel();
     return response.status;
@@ -1199,8 +1211,7 @@ export class ResumableStream {
    * @returns {AsyncGenerator<SSEEvent, void, undefined>}
    */
   async *#connect() {
-    const { doneEvent = "done", errorEvent = "error", onComment, maxEventLength } = this.#options;
-    const { fetch: fetchImpl = globalThis.fetch } = this.#options;
+    const { doneEvent, errorEvent, onComment, maxEventLength, fetch: fetchImpl } = this.#reading;
     const signal = this.#controller.signal;
     const parser = new SSEParser({ onComment, maxEventLength });
     const request = this.#request(signal);
@@ -1225,11 +1236,10 @@ export class ResumableStream {
    * @param {AbortSignal} signal
    */
   #request(signal) {
-    if (!this.#resuming) return buildRequest(this.#url, { ...this.#options, signal });
-    const { headers, fetch: _fetch, ...rest } = this.#options;
-    const init = Object.fromEntries(Object.entries(rest).filter(([name]) => !STREAM_ONLY.has(name)));
+    if (!this.#resuming) return buildRequest(this.#url, { ...this.#requestOptions, signal });
+    const { method, body, json, lastEventId: _given, signal: _signal, ...init } = this.#requestOptions;
     const lastEventId = this.#lastEventId || undefined; // none: the whole stream, from its start
-    return buildRequest(this.resumeUrl, { ...init, headers, method: "GET", lastEventId, signal });
+    return buildRequest(this.resumeUrl, { ...init, method: "GET", lastEventId, signal });
   }
 
   /**
