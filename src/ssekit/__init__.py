@@ -15,7 +15,9 @@ from ._exceptions import (
     StoreUnavailable,
     WriteTimeout,
 )
+from ._framing import Framing
 from ._options import StreamOptions, check_options
+from ._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._producer import Item, Producer, close_producer
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
@@ -31,10 +33,14 @@ __all__ = [
     "EventLike",
     "EventStream",
     "EventStreamResponse",
+    "Finish",
+    "Framing",
     "Item",
     "ModelProviderError",
+    "Part",
     "Producer",
     "PulledResponse",
+    "ReasoningDelta",
     "RequestRefused",
     "RequestTooLarge",
     "ServerSentEvent",
@@ -43,6 +49,8 @@ __all__ = [
     "StoreUnavailable",
     "StreamOptions",
     "StreamingBot",
+    "ToolCallDelta",
+    "Usage",
     "WriteTimeout",
     "chat_app",
     "check_options",

@@ -107,6 +107,16 @@ def test_chat_app_refuses_an_error_event_the_streams_do_not_use() -> None:
     ssekit.chat_app(bot, resume=ResumableStreams(error_event="oops"), error_event="oops")
 
 
+def test_chat_app_refuses_resume_for_a_protocol_that_is_not_resumable() -> None:
+    from ssekit.protocols import OpenAIProtocol, SsekitProtocol
+
+    bot = ScriptedBot(MemoryRecorder())
+    for protocol in ("openai", OpenAIProtocol()):
+        with pytest.raises(ValueError, match="'ssekit' protocol only, not 'openai'"):
+            ssekit.chat_app(bot, protocol=protocol, resume=ResumableStreams())
+    ssekit.chat_app(bot, protocol=SsekitProtocol(event_type="token"), resume=ResumableStreams())
+
+
 def test_streams_used_before_they_run_say_how_to_run_them() -> None:
     async def scenario() -> None:
         streams = ResumableStreams()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ssekit.resume import MemoryStore, RedisStore, ResumableStreams
-from tests.resume.apps import MemoryRecorder, build_app, expected_text, token
+from tests.resume.apps import MemoryRecorder, ScriptedBot, build_app, expected_text, token
 from tests.resume.workers import read
 from tests.servers import Server, serve
 from tests.support.loops import LOOPS, run_on
@@ -119,6 +119,23 @@ def test_the_first_event_arrives_before_the_first_token(served: Served) -> None:
     assert [data for event, data, _ in rest.events if event == "message"] == [
         token(index) for index in range(3)
     ]
+
+
+def test_the_ssekit_protocol_s_own_event_names_are_resumable() -> None:
+    from ssekit import chat_app
+
+    recorder = MemoryRecorder()
+    streams = ResumableStreams(MemoryStore())
+    app = chat_app(ScriptedBot(recorder), event_type="token", done_event="end", resume=streams)
+    with serve(app, "hypercorn-asyncio") as running:
+        url = f"{running.url}/chat"
+        first = read("POST", url, message="count=6 delay=0.01 tag=names", take=3)
+        rest = read("GET", f"{url}/streams/{first.stream_id}", last_id=first.last_id)
+    events = first.events + rest.events
+    assert [event for event, _, _ in events] == ["stream", *["token"] * 6, "end"]
+    assert _seqs(events) == list(range(1, 9))  # `end` is resumable too: no ssekit-finished id
+    assert "".join(data for event, data, _ in events if event == "token") == expected_text(6)
+    assert recorder.calls["names"] == 1
 
 
 # -- the Python API, on every loop the engine supports (no server) --------------------------

@@ -36,36 +36,38 @@ async def frames_after(
     """
     log.attach()
     try:
-        if head is not None:
-            chunk, after, ended = head
-            if chunk:
-                yield chunk
-            if ended:
-                return
+        chunk, after, ended = head if head is not None else (b"", after, False)
         while True:
-            if log.covers(after):
-                chunk, after = log.take(after)
-                if chunk:
-                    yield chunk
-                elif log.final is not None and after >= log.final:
-                    return
-                elif log.notice is not None:
-                    if log.notice:
-                        yield log.notice
-                    return
-                else:
-                    await log.wait(after)  # a frame, an end, or a detach (then: the store)
-                continue
-            if cold is None:
-                return  # a memory log covers every position it was asked for
-            chunk, after, ended = await cold(after)
             if chunk:
                 yield chunk
             if ended:
                 return
-            if not chunk:
-                await anyio.sleep(_COLD_RETRY_SECONDS)  # never a busy loop, whatever the state
+            if log.covers(after):
+                chunk, after, ended = await _from_log(log, after)
+            elif cold is None:
+                return  # a memory log covers every position it was asked for
+            else:
+                chunk, after, ended = await cold(after)
+                if not chunk and not ended:
+                    await anyio.sleep(_COLD_RETRY_SECONDS)  # never a busy loop, whatever the state
     finally:
         log.leave()
         if leave is not None:
             leave()
+
+
+async def _from_log(log: Log, after: int) -> tuple[bytes, int, bool]:
+    """One step on the log: (the frames after `after`, the seq of the last, the end reached).
+
+    With nothing to take yet, it waits for a frame, an end, or a detach (then the
+    caller reads the store), and returns no frame.
+    """
+    chunk, after = log.take(after)
+    if chunk:
+        return chunk, after, False
+    if log.final is not None and after >= log.final:
+        return b"", after, True
+    if log.notice is not None:
+        return log.notice, after, True  # b"": end quietly
+    await log.wait(after)
+    return b"", after, False

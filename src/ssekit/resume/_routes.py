@@ -11,6 +11,12 @@ With `chat_app(bot, resume=streams)`:
 
 The mount is whatever path the app is served on: a path ending in
 `/streams/<segment>` is a stream's route, whatever comes before it.
+
+Only the `"ssekit"` protocol is resumable: its events carry no ids of their
+own and its clients read `id:`, `ssekit-stream-id` and the handshake event. The
+OpenAI wire has no place for the handshake or for the stream's own endings
+(`stopped`, `interrupted`), which Redis words without the protocol: `chat_app`
+refuses `resume=` with another protocol (`resumable_defaults`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from .._asgi import Receive, Scope, Send, read_body, send_json_error
 from .._exceptions import RequestTooLarge
-from .._options import StreamOptions
+from .._options import StreamOptions, check_options
 from .._producer import Producer
 from ._answer import StreamAnswer, reader_options, requested_id
 
 if TYPE_CHECKING:
+    from ..protocols import Protocol
     from ._streams import ResumableStreams
 
-__all__ = ["ChatResume"]
+__all__ = ["ChatResume", "resumable_defaults"]
 
 _STREAM_ROUTE = re.compile(r"(?:^|/)streams/([^/]+)$")
 _ROUTE_METHODS = ("GET", "HEAD", "DELETE")
@@ -38,19 +45,46 @@ _ALLOW = (b"allow", b"GET, HEAD, DELETE")
 Plain = Callable[[Any], Callable[[Scope, Receive, Send], Awaitable[None]]]
 
 
+def resumable_defaults(
+    streams: ResumableStreams, protocol: Protocol, given: StreamOptions
+) -> StreamOptions:
+    """`chat_app`'s stream defaults with `resume=streams`: its error events are the streams'.
+
+    A `ValueError` for a protocol other than `"ssekit"` (not resumable), or an
+    `error_event` that differs from the streams' (the bot's errors and the
+    streams' own endings must be one event a client listens to).
+    """
+    from ..protocols import SsekitProtocol  # the protocols import chat_app's module
+
+    if not isinstance(protocol, SsekitProtocol):
+        raise ValueError(
+            f"resume= works with the 'ssekit' protocol only, not {protocol.name!r}:"
+            " its streams have no place for resumable ids and endings"
+        )
+    if "error_event" in given and given["error_event"] != streams.error_event:
+        raise ValueError(
+            f"error_event ({given['error_event']!r}) must be the ResumableStreams' error_event"
+            f" ({streams.error_event!r})"
+        )
+    return {**protocol.chat_defaults, "error_event": streams.error_event}
+
+
 class ChatResume:
     """What `chat_app` does differently when `resume` is given."""
 
     def __init__(
         self,
         streams: ResumableStreams,
+        protocol: Protocol,
+        given: StreamOptions,
         headers: list[tuple[bytes, bytes]],
-        options: StreamOptions,
         max_body: int,
     ) -> None:
         self.streams = streams
+        #: The app's stream options (`given`, checked), for the stream a request starts.
+        self.app_options = check_options(given, resumable_defaults(streams, protocol, given))
         self._headers = headers
-        self._options = reader_options(options)
+        self._options = reader_options(self.app_options)
         self._max_body = max_body
 
     async def route(self, scope: Scope, receive: Receive, send: Send) -> bool:
