@@ -1090,7 +1090,7 @@ export class ResumableStream {
   #storageKey;
   #streamId = "";
   #lastEventId = "";
-  /** The stream was created by an id: every request is a resume, never a POST. */
+  /** The stream's id is known: every request from now on is a resume, never the first again. */
   #resuming;
   #controller = new AbortController();
   #iterated = false;
