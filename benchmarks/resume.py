@@ -122,7 +122,7 @@ def own_cpu() -> float:
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"\n## {title}\n")
+    print(f"\n### {title}\n")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -550,6 +550,10 @@ async def vercel_scenario(url: str, quick: bool) -> None:
 # -- main -------------------------------------------------------------------------------------
 
 
+def _load_average() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_argument("--quick", action="store_true")
@@ -570,7 +574,7 @@ def main() -> None:
         arguments.answers, arguments.tokens, arguments.rounds = [40], 20, 1
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(f"# resume benchmark — load average {os.getloadavg()}, {os.cpu_count()} CPUs")
+    print(f"Load average at the start {_load_average()}, {os.cpu_count()} CPUs.")
     with redis_server() as url:
         if arguments.only in (None, "cpu"):
             uvloop.run(cpu_scenario(url, arguments.rounds, arguments.quick))
@@ -580,7 +584,7 @@ def main() -> None:
             uvloop.run(memory_scenario(url, arguments.quick))
         if arguments.only in (None, "vercel"):
             uvloop.run(vercel_scenario(url, arguments.quick))
-    print(f"\n# load average at the end {os.getloadavg()}")
+    print(f"\nLoad average at the end {_load_average()}.")
 
 
 if __name__ == "__main__":

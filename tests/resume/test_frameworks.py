@@ -1,18 +1,25 @@
-"""The building blocks in a framework's own routes: FastAPI, served by a real server.
+"""The building blocks in a framework's own routes: FastAPI and Litestar, on a real server.
 
 `streams.start(...)`, `.resume(...)` and `.stop(...)` return a `StreamAnswer`;
-the routes turn it into FastAPI responses with the Starlette adapter's
+the routes turn it into the framework's responses with its adapter's
 `sse_response`, and the host's lifespan owns the streams (`async with streams`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from litestar import Litestar, delete, get, post
+from litestar import Request as LitestarRequest
+from litestar import Response as LitestarResponse
+from litestar.params import PathParameter
+from ssekit_litestar import sse_response as litestar_sse_response
 from ssekit_starlette import sse_response
 
 from ssekit import sse_stream
@@ -22,7 +29,7 @@ from tests.resume.workers import read
 from tests.servers import serve
 
 
-def build() -> tuple[FastAPI, MemoryRecorder]:
+def build_fastapi() -> tuple[FastAPI, MemoryRecorder]:
     streams = ResumableStreams(MemoryStore())
     recorder = MemoryRecorder()
     bot = ScriptedBot(recorder)
@@ -57,7 +64,44 @@ def build() -> tuple[FastAPI, MemoryRecorder]:
     return app, recorder
 
 
-def test_fastapi_routes_start_resume_and_stop() -> None:
+def build_litestar() -> tuple[Litestar, MemoryRecorder]:
+    streams = ResumableStreams(MemoryStore())
+    recorder = MemoryRecorder()
+    bot = ScriptedBot(recorder)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with streams:
+            yield
+
+    def respond(answer: StreamAnswer) -> LitestarResponse[Any]:
+        status = answer.status_code
+        if answer.events is not None:
+            return litestar_sse_response(answer.events, headers=answer.headers, status_code=status)
+        if answer.error is not None:
+            return LitestarResponse(answer.error_body(), status_code=status, headers=answer.headers)
+        return LitestarResponse(None, status_code=status, headers=answer.headers)
+
+    @post("/ask")
+    async def ask(request: LitestarRequest[Any, Any, Any]) -> LitestarResponse[Any]:
+        messages = (await request.json())["messages"]
+        return respond(await streams.start(sse_stream(bot, messages)))
+
+    @get("/ask/streams/{sid:str}")
+    async def resume(
+        sid: Annotated[str, PathParameter()], request: LitestarRequest[Any, Any, Any]
+    ) -> LitestarResponse[Any]:
+        return respond(await streams.resume(sid, requested_id(request.scope)))
+
+    @delete("/ask/streams/{sid:str}", status_code=200)  # the answer's own status wins
+    async def stop(sid: Annotated[str, PathParameter()]) -> LitestarResponse[Any]:
+        return respond(await streams.stop(sid))
+
+    return Litestar([ask, resume, stop], lifespan=[lifespan]), recorder
+
+
+@pytest.mark.parametrize("build", [build_fastapi, build_litestar], ids=["fastapi", "litestar"])
+def test_routes_start_resume_and_stop(build: Callable[[], tuple[Any, MemoryRecorder]]) -> None:
     app, recorder = build()
     with serve(app, "hypercorn-asyncio") as running:
         url = f"{running.url}/ask"
