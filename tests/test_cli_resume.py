@@ -38,7 +38,7 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 def launched(
     tmp_path_factory: pytest.TempPathFactory, redis: RedisServer
 ) -> Iterator[dict[str, Launched]]:
-    """Both servers, started together (litellm's import is slow); killed at the end."""
+    """Both servers, started together (litellm's import is slow); stopped at the end."""
     runs = {
         "memory": launch(tmp_path_factory.mktemp("memory"), "--port", "0", "--store", "memory"),
         "redis": launch(
@@ -48,7 +48,17 @@ def launched(
     }
     yield runs
     for run in runs.values():
-        run.end()
+        stop(run)
+
+
+def stop(run: Launched) -> None:
+    """SIGTERM first: the command stops its workers; a SIGKILL would leave them running."""
+    if run.process.poll() is None:
+        run.process.send_signal(signal.SIGTERM)
+        try:
+            run.process.wait(STOP_TIMEOUT + 10)
+        except subprocess.TimeoutExpired:
+            run.end()
 
 
 def url_of(run: Launched) -> str:
