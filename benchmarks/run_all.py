@@ -80,6 +80,7 @@ SCENARIOS: dict[str, Scenario] = {
     "redact_cost": Scenario("redact_cost", suite=False),
     "serve_shutdown": Scenario("serve_shutdown", suite=False),
     "resume": Scenario("resume", suite=False),
+    "fastapi_paths": Scenario("fastapi_paths", suite=False),
 }
 
 

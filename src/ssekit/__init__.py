@@ -19,6 +19,7 @@ from ._framing import Framing
 from ._options import StreamOptions, check_options
 from ._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._producer import Item, Producer, close_producer
+from ._pushed import EventSender, PushedEvents, pushed
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
 from ._serve import serve
@@ -32,6 +33,7 @@ __all__ = [
     "ClientGone",
     "ErrorFormatter",
     "EventLike",
+    "EventSender",
     "EventStream",
     "EventStreamResponse",
     "Finish",
@@ -41,6 +43,7 @@ __all__ = [
     "Part",
     "Producer",
     "PulledResponse",
+    "PushedEvents",
     "ReasoningDelta",
     "RequestRefused",
     "RequestTooLarge",
@@ -62,6 +65,7 @@ __all__ = [
     "event_stream_bytes",
     "format_error",
     "last_event_id",
+    "pushed",
     "redact",
     "serve",
     "sse_stream",
