@@ -1,0 +1,224 @@
+"""The event model (`ssekit._event`): what a built event promises, and the one step that writes it.
+
+An event is written when it is built, by fast paths for the common shapes and a
+checked path for the rest; these tests pin that the paths agree with each other
+byte for byte and error for error, and that the event keeps the behaviour of the
+frozen dataclass it replaced (immutable, compared, hashed, shown, matched, copied).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ssekit import ServerSentEvent, encode
+from ssekit._event import HEADS, _write_checked, write_fields
+from tests.parsers import Parsed, parse_httpx_sse
+
+# --- the fast paths and the checked path agree ----------------------------------------
+
+_text = st.text(max_size=12) | st.sampled_from(["", "\n", "\r", "a\r\nb", "\0", "\ud800", " x"])
+_names = st.sampled_from(["message", "done", "delta"]) | _text
+_odd = st.integers(-2, 5) | st.booleans() | st.binary(max_size=2)
+_fields = st.tuples(
+    _text | _odd,
+    st.none() | _names | _odd,
+    st.none() | _text | _odd,
+    st.none() | _odd,
+    st.none() | _text | _odd,
+)
+
+
+def _outcome(write: Any, *fields: Any) -> bytes | tuple[type[Exception], str]:
+    try:
+        return bytes(write(*fields))
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_fields)
+@example(("x", "message", "a\0b", None, None))
+@example(("x", None, "a\rb", None, None))
+@example(("a\nb\rc", "message", "7", None, None))
+@example(("a\ud800", "message", "7", None, None))
+@example(("x", "message", "\ud800", None, None))
+@example(("a\ud800", None, "a\nb", None, None))
+def test_every_path_writes_or_refuses_like_the_checked_one(fields: tuple[Any, ...]) -> None:
+    """`write_fields`, the event's inlined shape and the dict's hot path, against the checks."""
+    want = _outcome(_write_checked, *fields)
+    assert _outcome(write_fields, *fields) == want
+    assert _outcome(lambda *f: encode(ServerSentEvent(*f)), *fields) == want
+    data, event, id, retry, comment = fields
+    as_dict = {"data": data, "event": event, "id": id, "retry": retry, "comment": comment}
+    if data is None:  # the dict's default data is "", the checked path's None is refused
+        return
+    as_dict = {key: value for key, value in as_dict.items() if value is not None}
+    assert _outcome(encode, as_dict) == want
+
+
+def test_names_past_the_cache_bound_are_still_checked_and_written() -> None:
+    saved = dict(HEADS)
+    try:
+        for index in range(300):  # fills the cache to its bound, then some
+            assert encode({"event": f"name{index}", "data": "x"}) == (
+                f"event: name{index}\ndata: x\n\n".encode()
+            )
+        assert "name299" not in HEADS
+        assert encode(ServerSentEvent(data="x", event="name299")) == b"event: name299\ndata: x\n\n"
+        with pytest.raises(ValueError, match="^event must not contain LF"):
+            ServerSentEvent(data="x", event="name\n300")
+    finally:
+        HEADS.clear()
+        HEADS.update(saved)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"data": "\ud800", "id": "a\rb"}, ValueError, "data: lone surrogate"),
+        ({"data": 1, "event": ""}, TypeError, "data must be str, not int"),
+        ({"event": "", "id": "a\nb"}, ValueError, "event must not be empty"),
+        ({"event": "m", "id": "a\ud800\n", "retry": -1}, ValueError, "id must not contain LF"),
+        ({"id": "\ud800", "retry": True}, ValueError, "id: lone surrogate"),
+        ({"retry": "1", "comment": 2}, TypeError, "retry must be a non-negative int"),
+    ],
+)
+def test_the_first_bad_field_is_named(
+    fields: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    for build in (ServerSentEvent.from_mapping, encode):
+        with pytest.raises(error, match=f"^{message}"):
+            build(fields)
+
+
+# --- a str subclass is read by its value -----------------------------------------------
+
+
+class _Lying(str):
+    """A str whose own methods would let a CR/LF through every check that trusts them."""
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def isascii(self) -> bool:
+        return True
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return b"fine"
+
+    def split(self, sep: Any = None, maxsplit: Any = -1) -> list[str]:
+        return [str.__str__(self)]
+
+    def replace(self, old: Any, new: Any, count: Any = -1) -> str:
+        return self
+
+
+@pytest.mark.parametrize("field", ["event", "id"])
+def test_a_lying_subclass_cannot_forge_a_single_line_field(field: str) -> None:
+    fields = {"event": "message", "data": "tok", field: _Lying("x\n\nevent: forged")}
+    for build in (ServerSentEvent.from_mapping, encode):
+        with pytest.raises(ValueError, match=f"^{field} must not contain LF"):
+            build(fields)
+
+
+@pytest.mark.parametrize("field", ["data", "comment"])
+def test_a_lying_subclass_is_written_by_its_value(field: str) -> None:
+    text = "x\n\nevent: forged\r\nid: 666"
+    fields: dict[str, Any] = {"event": "message", "data": "tok", field: _Lying(text)}
+    wire = encode(fields)
+    assert wire == encode(ServerSentEvent(**fields)) == encode(dict(fields, **{field: text}))
+    data = "x\n\nevent: forged\nid: 666" if field == "data" else "tok"
+    assert parse_httpx_sse(wire) == [Parsed("message", data, None)]
+
+
+def test_a_lying_subclass_cannot_hide_a_lone_surrogate() -> None:
+    with pytest.raises(ValueError, match="^id: lone surrogate"):
+        ServerSentEvent(id=_Lying("a\ud800"))
+
+
+# --- what the frozen dataclass promised, kept ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["data", "event", "id", "retry", "comment", "_state", "other"])
+def test_no_attribute_can_be_set_or_deleted(name: str) -> None:
+    event = ServerSentEvent(data="x", event="e")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(event, name, "forged\n\n")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delattr(event, name)
+    assert encode(event) == b"event: e\ndata: x\n\n"
+
+
+def test_equal_and_hashed_by_the_five_fields() -> None:
+    event = ServerSentEvent(data="x", event="e", id="1", retry=5, comment="c")
+    same = ServerSentEvent("x", "e", "1", 5, "c")
+    assert event == same and hash(event) == hash(same) and len({event, same}) == 1
+    assert event != ServerSentEvent(data="x", event="e", id="1", retry=5)
+    assert ServerSentEvent(data="x") != ServerSentEvent(data="x", comment="")
+    assert event != ("x", "e", "1", 5, "c") and event != {"data": "x"}
+
+
+def test_shown_as_its_five_fields() -> None:
+    assert repr(ServerSentEvent(data="x", id="1")) == (
+        "ServerSentEvent(data='x', event=None, id='1', retry=None, comment=None)"
+    )
+
+
+def test_matched_by_position_and_by_keyword() -> None:
+    match ServerSentEvent(data="hi", event="delta"):
+        case ServerSentEvent(text, event="delta"):
+            assert text == "hi"
+        case _:
+            pytest.fail("the event did not match")
+
+
+def test_fields_read_back_as_given() -> None:
+    event = ServerSentEvent(data="a\r\nb", event="e", id="", retry=0, comment="c")
+    assert (event.data, event.event, event.id, event.retry, event.comment) == (
+        "a\r\nb",
+        "e",
+        "",
+        0,
+        "c",
+    )
+    assert not event.is_control and ServerSentEvent(retry=1).is_control
+    assert not hasattr(event, "__dict__")
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))],
+)
+def test_copied_and_pickled_as_an_equal_event(duplicate: Any) -> None:
+    event = ServerSentEvent(data="x\ny", event="e", id="7", retry=3, comment="c")
+    twin = duplicate(event)
+    assert twin == event and encode(twin) == encode(event)
+
+
+# --- ServerSentEvent.json ---------------------------------------------------------------
+
+
+def test_json_text_from_a_custom_dumps_is_checked_like_any_data() -> None:
+    assert encode(ServerSentEvent.json({}, dumps=lambda o: "a\r\nb")) == b"data: a\ndata: b\n\n"
+    with pytest.raises(ValueError, match="^data: lone surrogate"):
+        ServerSentEvent.json({}, dumps=lambda o: "\ud800")
+    lying = ServerSentEvent.json({}, dumps=lambda o: _Lying("a\nb"))
+    assert encode(lying) == b"data: a\ndata: b\n\n"
+
+
+def test_json_builds_the_subclass_it_is_called_on() -> None:
+    class Tagged(ServerSentEvent):
+        __slots__ = ()
+
+    event = Tagged.json({"a": 1}, event="usage")
+    assert type(event) is Tagged
+    assert encode(event) == b'event: usage\ndata: {"a": 1}\n\n'
+    assert event != ServerSentEvent(data=json.dumps({"a": 1}), event="usage")
