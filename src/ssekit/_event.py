@@ -280,7 +280,7 @@ class ServerSentEvent:
         )
 
     def __reduce__(self) -> tuple[type[ServerSentEvent], tuple[Any, ...]]:
-        """Pickled and copied as its five fields, checked again when rebuilt."""
+        # Pickled and copied as its five fields, checked again when rebuilt.
         return (self.__class__, self._state[1:])
 
     @classmethod
