@@ -1,9 +1,9 @@
 """Turn events into exact `text/event-stream` bytes (sans-IO).
 
 A [`ServerSentEvent`][ssekit.ServerSentEvent] was written when it was built
-(`_event.py`, which also holds the wire rules); a dict is checked and written here
-by the same step, after a hot path for the `{"event": name, "data": text}` dict
-that `sse_stream` yields for every token.
+(`_event.py`); a dict is checked and written here by the same step (`_wire.py`),
+after a hot path for the `{"event": name, "data": text}` dict that `sse_stream`
+yields for every token.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
-from ._event import HEADS, ServerSentEvent, check_keys, comment_lines, data_lines, write_fields
+from ._event import ServerSentEvent
+from ._wire import HEADS, check_keys, comment_lines, data_lines, write_fields
 
 __all__ = ["EventLike", "encode", "encode_comment", "encode_many"]
 
