@@ -11,7 +11,11 @@ shape (data only, an id, JSON) are compared with the floor of that shape.
   ``encode(ServerSentEvent(data=..., event=...))`` built in the statement, and
   ``encode(ServerSentEvent.json(obj))`` against ``encode({"data": json.dumps(obj)})``;
 - the peers build and encode their own event object the same way (sse-starlette,
-  Litestar) or call their formatting function (FastAPI).
+  Litestar) or call their formatting function (FastAPI);
+- two references that write nothing show what the language charges before any work:
+  calling a class whose ``__init__`` has ``ServerSentEvent``'s five parameters and
+  does nothing, with the same two keywords, and calling ``encode`` on an event built
+  before the loop.
 
 Two measures. Wall clock (default): rounds interleave every target (A B C ... A B C
 ...) so the machine's noise hits all alike; each result is the median ns/event over
@@ -42,6 +46,12 @@ from pathlib import Path
 NAMESPACE = """
 import json
 from ssekit import ServerSentEvent, encode
+
+class EmptyInit:
+    __slots__ = ("_state",)
+
+    def __init__(self, data="", event=None, id=None, retry=None, comment=None):
+        pass
 """
 PEERS_NAMESPACE = """
 from fastapi.sse import format_sse_event
@@ -69,6 +79,8 @@ PAYLOADS = {
     "4 KiB JSON object": f"obj = json.loads({_JSON_4K!r})",
 }
 _COMMON_SETUP = "name = 'message'; ident = '42'"
+#: The dict and the event each text target starts from, built before the timed loop.
+_BUILT = "event = {'event': name, 'data': data}; built = ServerSentEvent(data=data, event=name)"
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,18 @@ class Target:
     stmt: str
     floor: str = "floor"
     peer: bool = False
+    #: Writes nothing: a reference for what a call costs, not an encoder.
+    reference: bool = False
 
 
+_REFERENCES = [
+    Target(
+        "reference: EmptyInit(data=, event=), does nothing",
+        "EmptyInit(data=data, event=name)",
+        reference=True,
+    ),
+    Target("reference: encode(event built before the loop)", "encode(built)", reference=True),
+]
 _TEXT = [
     Target("floor", 'f"event: {name}\\ndata: {data}\\n\\n".encode()'),
     Target("ssekit encode(dict)", "encode(event)"),
@@ -128,7 +150,7 @@ _JSON = [
     Target("ssekit encode(ServerSentEvent.json(obj))", "encode(ServerSentEvent.json(obj))"),
 ]
 TARGETS: dict[str, list[Target]] = {
-    "token": _TEXT + _OTHER_SHAPES,
+    "token": _TEXT + _OTHER_SHAPES + _REFERENCES,
     "multi-line": _TEXT,
     "4 KiB text": _TEXT,
     "JSON chunk": _JSON,
@@ -150,7 +172,7 @@ def timers(include_peers: bool = True) -> dict[str, dict[str, timeit.Timer]]:
         payload: {
             target.label: timeit.Timer(
                 target.stmt,
-                f"{_COMMON_SETUP}; {setup}; event = {{'event': name, 'data': data}}"
+                f"{_COMMON_SETUP}; {setup}; {_BUILT}"
                 if "data =" in setup
                 else f"{_COMMON_SETUP}; {setup}",
                 globals=names,
@@ -174,6 +196,8 @@ def check_outputs_agree() -> None:
         exec(f"{_COMMON_SETUP}; {PAYLOADS[payload]}", names, local)
         local["event"] = {"event": local["name"], "data": local.get("data")}
         for target in TARGETS[payload]:
+            if target.reference:
+                continue
             wire = eval(target.stmt, names, local).replace(b"\r\n", b"\n")
             floor = next(t for t in TARGETS[payload] if t.label == target.floor)
             assert wire == eval(floor.stmt, names, local), (target.label, wire)
@@ -256,7 +280,7 @@ def table(results: dict[str, dict[str, list[float]]]) -> str:
             ratio = statistics.median(s / f for s, f in zip(samples, floor, strict=True))
             speedup = (
                 f"{statistics.median(s / t for s, t in zip(starlette, samples, strict=True)):.1f}x"
-                if starlette and _floor_of(payload, target) == "floor"
+                if starlette and _floor_of(payload, target) == "floor" and "reference" not in target
                 else ""
             )
             lines.append(

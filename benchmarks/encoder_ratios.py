@@ -58,7 +58,7 @@ def _rows(payload: str, by_target: dict[str, list[float]], counts: Counts) -> li
     for target in TARGETS[payload]:
         samples, floor = by_target[target.label], by_target[target.floor]
         speedup = ""
-        if starlette is not None and target.floor == "floor":
+        if starlette is not None and target.floor == "floor" and not target.reference:
             speedup = f"{median(ratios(starlette, samples)):.1f}x"
         counted = ["", ""]
         if payload in counts:
