@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import FrozenInstanceError
-from typing import Any, NoReturn
+from dataclasses import Field, FrozenInstanceError, dataclass
+from typing import Any, ClassVar, NoReturn
 
 from ._wire import HEADS, check_keys, is_control, write_fields
 
@@ -30,7 +30,7 @@ class ServerSentEvent:
 
     Events are immutable (setting or deleting an attribute raises
     `dataclasses.FrozenInstanceError`), equal when their five fields are, and
-    hashable.
+    hashable; `dataclasses.replace`, `fields` and `asdict` work on them.
     """
 
     # One slot: the wire bytes and the five fields as given. It is filled through its
@@ -38,6 +38,7 @@ class ServerSentEvent:
     __slots__ = ("_state",)
     __match_args__ = ("data", "event", "id", "retry", "comment")
     _state: tuple[bytes, str, str | None, str | None, int | None, str | None]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __init__(
         self,
@@ -143,7 +144,12 @@ class ServerSentEvent:
         payload = dumps(obj)
         if type(payload) is not str:
             if isinstance(payload, bytes):
-                payload = payload.decode("utf-8")
+                try:
+                    payload = bytes.decode(payload, "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(
+                        f"dumps returned bytes that are not UTF-8 (at {exc.start})"
+                    ) from None
             elif not isinstance(payload, str):
                 raise TypeError(f"dumps must return str or bytes, not {type(payload).__name__}")
         # Positional: keywords would cost a class call more than all of its checks.
@@ -151,3 +157,23 @@ class ServerSentEvent:
 
 
 _set_state = ServerSentEvent.__dict__["_state"].__set__
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The five fields as `dataclasses` describes them, lent to the event.
+
+    The event used to be a frozen dataclass, so code may call `dataclasses.replace`,
+    `fields` or `asdict` on it; they need only this description (a replaced event is
+    built, so checked, again). The event itself is not one: a single slot filled once
+    costs less than the five `object.__setattr__` calls of a frozen dataclass.
+    """
+
+    data: str = ""
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+    comment: str | None = None
+
+
+ServerSentEvent.__dataclass_fields__ = _Fields.__dataclass_fields__

@@ -123,6 +123,23 @@ def test_copied_and_pickled_as_an_equal_event(duplicate: Any) -> None:
     assert twin == event and encode(twin) == encode(event)
 
 
+def test_dataclass_helpers_still_work_and_a_replaced_event_is_checked() -> None:
+    event = ServerSentEvent(data="x", event="e", id="1")
+    assert dataclasses.is_dataclass(event)
+    assert [field.name for field in dataclasses.fields(event)] == list(event.__match_args__)
+    assert dataclasses.asdict(event) == {
+        "data": "x",
+        "event": "e",
+        "id": "1",
+        "retry": None,
+        "comment": None,
+    }
+    moved = dataclasses.replace(event, id="2")
+    assert encode(moved) == b"event: e\nid: 2\ndata: x\n\n" and event.id == "1"
+    with pytest.raises(ValueError, match="^id must not contain LF"):
+        dataclasses.replace(event, id="2\n\nevent: forged")
+
+
 # --- ServerSentEvent.json ---------------------------------------------------------------
 
 
@@ -132,6 +149,14 @@ def test_json_text_from_a_custom_dumps_is_checked_like_any_data() -> None:
         ServerSentEvent.json({}, dumps=lambda o: "\ud800")
     lying = ServerSentEvent.json({}, dumps=lambda o: _Lying("a\nb"))
     assert encode(lying) == b"data: a\ndata: b\n\n"
+
+
+def test_json_bytes_from_a_custom_dumps_must_be_utf8_and_are_named() -> None:
+    assert encode(ServerSentEvent.json({}, dumps=lambda o: "é".encode())) == "data: é\n\n".encode()
+    with pytest.raises(ValueError, match=r"^dumps returned bytes that are not UTF-8 \(at 1\)"):
+        ServerSentEvent.json({}, dumps=lambda o: b"a\xff")
+    with pytest.raises(TypeError, match="^dumps must return str or bytes, not int"):
+        ServerSentEvent.json({}, dumps=lambda o: 1)  # type: ignore[arg-type, return-value]
 
 
 def test_json_builds_the_subclass_it_is_called_on() -> None:
