@@ -92,6 +92,7 @@ def check_id(field: str, value: object) -> str:
 
 
 def _check_retry(retry: object) -> int:
+    """A reconnection delay in whole milliseconds: clients ignore any other `retry:` value."""
     if type(retry) is not int or retry < 0:  # bool is refused too
         raise (ValueError if type(retry) is int else TypeError)(
             f"retry must be a non-negative int of milliseconds, not {retry!r}"
@@ -103,10 +104,8 @@ def check_keys(fields: Mapping[str, Any]) -> None:
     """Refuse a dict event with keys that are not event fields, naming them."""
     if FIELDS.issuperset(fields.keys()):
         return
-    unknown = fields.keys() - FIELDS
-    if unknown:
-        names = ", ".join(sorted(repr(k) for k in unknown))
-        raise TypeError(f"unknown event field(s) {names}; allowed: {', '.join(sorted(FIELDS))}")
+    names = ", ".join(sorted(repr(key) for key in fields.keys() - FIELDS))
+    raise TypeError(f"unknown event field(s) {names}; allowed: {', '.join(sorted(FIELDS))}")
 
 
 def is_control(
