@@ -18,7 +18,8 @@ from __future__ import annotations
 import shutil
 from statistics import median
 
-from _suite import (
+from encode import TARGETS, check_outputs_agree, instructions, run
+from report import (
     Result,
     add_goal,
     add_plot,
@@ -30,7 +31,6 @@ from _suite import (
     ratios,
     spread,
 )
-from encode import TARGETS, check_outputs_agree, instructions, run
 
 _DICT = "ssekit encode(dict)"
 _EVENT = "ssekit encode(ServerSentEvent(data=, event=))"
