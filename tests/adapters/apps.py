@@ -214,11 +214,12 @@ def litestar_app(**config: Any) -> Any:
     return Litestar([chat, stream], **config)
 
 
-def quart_app() -> Any:
+def quart_app(*, lend: bool = False) -> Any:
+    """Quart iterating the body (pull), or, with ``lend``, lending its ``send`` (push)."""
     from quart import Quart, Response, request
-    from ssekit_quart import sse_response
+    from ssekit_quart import lend_send, sse_response
 
-    app = Quart(__name__)
+    app = lend_send(Quart(__name__)) if lend else Quart(__name__)
 
     @app.post("/chat")
     async def chat() -> Response | tuple[dict[str, str], int]:
@@ -243,4 +244,5 @@ TARGETS: dict[str, tuple[Callable[[], Any], str]] = {
     "fastapi-response_class": (lambda: fastapi_app(response_class=True), "uvicorn"),
     "litestar": (litestar_app, "uvicorn"),
     "quart": (quart_app, "hypercorn-asyncio"),
+    "quart-lent": (lambda: quart_app(lend=True), "hypercorn-asyncio"),
 }
