@@ -11,7 +11,7 @@ core response with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from litestar.response import Response
@@ -113,7 +113,14 @@ class _ASGIEventSource(ASGIResponse):
         self._core = core
         self.background = background
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # The core response's own coroutine when there is nothing to run after it:
+        # no frame of this adapter stays alive while the stream lasts.
+        if self.background is None:
+            return self._core(scope, receive, send)  # type: ignore[arg-type]
+        return self._then_background(scope, receive, send)
+
+    async def _then_background(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._core(scope, receive, send)  # type: ignore[arg-type]
         await self.after_response()
 

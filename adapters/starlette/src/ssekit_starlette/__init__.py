@@ -14,7 +14,7 @@ framework sets is what the core sends, with nothing copied or merged per stream.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -99,7 +99,14 @@ class EventSourceResponse(Response):
         Configured.__name__ = Configured.__qualname__ = cls.__name__
         return Configured
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # The core response's own coroutine when there is nothing to run after it:
+        # no frame of this adapter stays alive while the stream lasts.
+        if self.background is None:
+            return self._core(scope, receive, send)
+        return self._then_background(scope, receive, send)
+
+    async def _then_background(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._core(scope, receive, send)
         if self.background is not None:
             await self.background()
