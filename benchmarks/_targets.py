@@ -7,7 +7,8 @@ every target under its own path, so that one run can interleave them:
 - floors: ``/floor`` (a bare Starlette ``StreamingResponse`` of pre-encoded
   bytes) and ``/floor-asgi`` (a raw ASGI loop sending pre-encoded bytes);
 - ssekit: ``/ssekit`` (the core ``EventStreamResponse``) and each adapter
-  (``/ssekit-starlette``, ``/ssekit-fastapi``, ``/ssekit-litestar``, ``/ssekit-quart``);
+  (``/ssekit-starlette``, ``/ssekit-fastapi``, ``/ssekit-litestar``, ``/ssekit-quart``,
+  and ``/ssekit-quart-lent``: Quart with ``ssekit_quart.lend_send``);
 - peers: ``/sse-starlette``, ``/fastapi`` (FastAPI's built-in SSE),
   ``/litestar`` (Litestar's ``ServerSentEvent``), ``/quart`` (the Quart docs
   pattern: an async generator of bytes, ``text/event-stream``, timeout off).
@@ -46,7 +47,14 @@ from urllib.parse import parse_qsl
 from _common import Server, _rss
 
 FLOORS = ("floor", "floor-asgi")
-SSEKIT = ("ssekit", "ssekit-starlette", "ssekit-fastapi", "ssekit-litestar", "ssekit-quart")
+SSEKIT = (
+    "ssekit",
+    "ssekit-starlette",
+    "ssekit-fastapi",
+    "ssekit-litestar",
+    "ssekit-quart",
+    "ssekit-quart-lent",
+)
 PEERS = ("sse-starlette", "fastapi", "litestar", "quart")
 TARGETS = FLOORS + SSEKIT + PEERS
 SERVERS = ("uvicorn", "hypercorn")
@@ -58,7 +66,8 @@ DESCRIPTIONS = {
     "ssekit-starlette": "`ssekit_starlette.sse_response` in a Starlette route",
     "ssekit-fastapi": "`response_class=ssekit_starlette.EventSourceResponse`, handler yields",
     "ssekit-litestar": "`ssekit_litestar.sse_response` in a Litestar handler",
-    "ssekit-quart": "`ssekit_quart.sse_response` in a Quart route",
+    "ssekit-quart": "`ssekit_quart.sse_response` in a Quart route (Quart iterates the body)",
+    "ssekit-quart-lent": "the same in an app with `ssekit_quart.lend_send` (the stream writes)",
     "sse-starlette": "`sse_starlette.EventSourceResponse`",
     "fastapi": "FastAPI's built-in `fastapi.sse.EventSourceResponse`, handler yields",
     "litestar": "Litestar's `litestar.response.ServerSentEvent`",
@@ -230,6 +239,9 @@ def build_app() -> Any:
     async def ssekit_quart_stream() -> Any:
         return ssekit_quart.sse_response(_items(_dict, dict(quart_request.args)))
 
+    quart_lent = ssekit_quart.lend_send(Quart("lent"))
+    quart_lent.get("/ssekit-quart-lent")(ssekit_quart_stream)
+
     apps: dict[str, Any] = {
         "/floor": starlette,
         "/sse-starlette": starlette,
@@ -240,6 +252,7 @@ def build_app() -> Any:
         "/ssekit-litestar": litestar,
         "/quart": quart,
         "/ssekit-quart": quart,
+        "/ssekit-quart-lent": quart_lent,
     }
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -4,7 +4,8 @@ Every target streams the same producer (``burst``: ready events back to back;
 ``paced``: one await before each event, as a token stream does) from one
 uvicorn process (uvloop + httptools), interleaved round by round, so the ratio
 to the core is the cost of the adapter. Quart runs on uvicorn too here, to
-compare like with like. Reuses ``_common``'s raw-socket client.
+compare like with like, as it is (``quart``: Quart iterates the body) and with
+``ssekit_quart.lend_send`` (``quart-lent``). Reuses ``_common``'s raw-socket client.
 
     uv run python benchmarks/adapters.py [--events 20000] [--rounds 7]
 """
@@ -26,7 +27,15 @@ from urllib.parse import parse_qsl
 
 from _common import cpu_seconds, open_stream, read_until, summary
 
-TARGETS = ("core", "starlette", "fastapi-return", "fastapi-response_class", "litestar", "quart")
+TARGETS = (
+    "core",
+    "starlette",
+    "fastapi-return",
+    "fastapi-response_class",
+    "litestar",
+    "quart",
+    "quart-lent",
+)
 _END = b"\r\n0\r\n\r\n"
 
 
@@ -87,7 +96,11 @@ def build_app() -> Any:
         args = quart_request.args
         return ssekit_quart.sse_response(_items(int(args["n"]), args["paced"] == "1"))
 
+    quart_lent = ssekit_quart.lend_send(Quart("lent"))
+    quart_lent.get("/quart-lent")(quart_stream)
+
     apps: dict[str, Any] = {"/starlette": starlette, "/litestar": litestar, "/quart": quart}
+    apps["/quart-lent"] = quart_lent
     apps |= {"/fastapi-return": fastapi, "/fastapi-response_class": fastapi}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
