@@ -15,7 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssekit import AsyncSimpleBot, ModelProviderError, sse_stream, warm_up
+from ssekit import (
+    AsyncSimpleBot,
+    Finish,
+    ModelProviderError,
+    ReasoningDelta,
+    ToolCallDelta,
+    Usage,
+    sse_stream,
+    warm_up,
+)
 from ssekit._bot import (
     CREDENTIALS_REJECTED,
     DEFAULT_MODEL,
@@ -29,7 +38,9 @@ from ssekit._bot import (
 from ssekit._echo import (
     ECHO_DELAY_VARIABLE,
     PROVIDER,
+    TOOL_CALL_ID,
     echo_chunks,
+    echo_reasoning,
     echo_reply,
     register_echo_provider,
 )
@@ -320,3 +331,56 @@ async def test_warm_up_loads_litellm_and_registers_the_echo_model_once() -> None
         assert "someone-else" in providers
     finally:
         litellm.custom_provider_map.remove(foreign)
+
+
+# -- typed parts: stream_parts, and the echo model's reasoning and tool call ----------------
+
+
+async def parts_of(bot: AsyncSimpleBot, message: str) -> list[Any]:
+    return [part async for part in bot.stream_parts(message)]
+
+
+async def test_the_think_marker_streams_reasoning_before_the_reply() -> None:
+    asked = "Hello [think]"
+    parts = await parts_of(offline_bot(), asked)
+    conversation = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": asked}]
+    reasoning = [part for part in parts if isinstance(part, ReasoningDelta)]
+    assert "".join(part.text for part in reasoning) == echo_reasoning(conversation)
+    first_text = next(index for index, part in enumerate(parts) if isinstance(part, str))
+    assert all(isinstance(part, ReasoningDelta) for part in parts[:first_text])
+    assert "".join(part for part in parts if isinstance(part, str)) == reply_to(asked)
+    assert parts[-2:] == [Finish("stop"), parts[-1]] and isinstance(parts[-1], Usage)
+    assert parts[-1].completion_tokens == len(parts) - 2  # one per streamed step
+    # stream_async and await bot(...) stay text only (llamabot's contract)
+    assert "".join([text async for text in offline_bot().stream_async(asked)]) == reply_to(asked)
+
+
+async def test_the_tool_marker_calls_the_tool_instead_of_answering() -> None:
+    asked = "Weather in Paris? [tool get_weather]"
+    parts = await parts_of(offline_bot(), asked)
+    calls = [part for part in parts if isinstance(part, ToolCallDelta)]
+    assert calls[0] == ToolCallDelta(0, TOOL_CALL_ID, "get_weather", "")
+    assert all(call.index == 0 and call.id is None and call.name is None for call in calls[1:])
+    assert json.loads("".join(call.arguments_delta for call in calls)) == {"text": asked}
+    assert not any(isinstance(part, str) for part in parts)
+    assert Finish("tool_calls") in parts
+    assert await offline_bot()(asked) == ""
+
+
+async def test_the_echo_options_do_what_the_markers_do() -> None:
+    parts = await parts_of(offline_bot(echo_think=True, echo_tool="lookup"), "Hi")
+    kinds = [type(part).__name__ for part in parts]
+    assert kinds.index("ToolCallDelta") > kinds.index("ReasoningDelta")
+    assert next(p for p in parts if isinstance(p, ToolCallDelta)).name == "lookup"
+
+
+async def test_a_failure_marker_counts_every_streamed_step() -> None:
+    parts: list[Any] = []
+
+    async def collect() -> None:
+        async for part in offline_bot().stream_parts("Hi [think] [fail]"):
+            parts.append(part)
+
+    with pytest.raises(ModelProviderError):
+        await collect()
+    assert parts and isinstance(parts[0], ReasoningDelta)  # it failed half-way through

@@ -78,6 +78,13 @@ async def test_dict_messages_reach_the_provider_as_they_are(fake: FakeOpenAI) ->
     ]
 
 
+async def test_stream_parts_asks_for_usage_and_reads_it(fake: FakeOpenAI) -> None:
+    parts = [part async for part in bot_for(fake, "stream").stream_parts("Hello!")]
+    record = await fake.finished_response("stream")
+    assert record.body["stream_options"] == {"include_usage": True}
+    assert [part for part in parts if isinstance(part, str)] == reply_words(CHUNK_COUNT)
+
+
 async def test_one_request_per_call_unless_retries_are_asked_for(fake: FakeOpenAI) -> None:
     for retries, scenario in ((None, "internal-error"), (2, "rate-limited")):
         options = {} if retries is None else {"num_retries": retries}
@@ -94,6 +101,15 @@ async def _stop_with_aclose(bot: AsyncSimpleBot) -> float:
         await anext(chunks)
     stopped = time.monotonic()
     await chunks.aclose()
+    return stopped
+
+
+async def _stop_parts_with_aclose(bot: AsyncSimpleBot) -> float:
+    parts = bot.stream_parts("Hello!")
+    for _ in range(3):
+        await anext(parts)
+    stopped = time.monotonic()
+    await parts.aclose()
     return stopped
 
 
@@ -139,11 +155,12 @@ async def _stop_by_cancelling_await_bot(bot: AsyncSimpleBot) -> float:
     "stop",
     [
         _stop_with_aclose,
+        _stop_parts_with_aclose,
         _stop_sse_stream_with_aclose,
         _stop_by_cancelling_the_task,
         _stop_by_cancelling_await_bot,
     ],
-    ids=["aclose", "sse-stream-aclose", "task-cancelled", "await-bot-cancelled"],
+    ids=["aclose", "parts-aclose", "sse-stream-aclose", "task-cancelled", "await-bot-cancelled"],
 )
 async def test_stopping_the_consumer_closes_the_upstream_request(
     fake: FakeOpenAI, stop: Callable[[AsyncSimpleBot], Awaitable[float]]

@@ -14,7 +14,9 @@ from ._exceptions import (
     SsekitError,
     WriteTimeout,
 )
+from ._framing import Framing
 from ._options import StreamOptions, check_options
+from ._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._producer import Item, Producer, close_producer
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
@@ -30,10 +32,14 @@ __all__ = [
     "EventLike",
     "EventStream",
     "EventStreamResponse",
+    "Finish",
+    "Framing",
     "Item",
     "ModelProviderError",
+    "Part",
     "Producer",
     "PulledResponse",
+    "ReasoningDelta",
     "RequestRefused",
     "RequestTooLarge",
     "ServerSentEvent",
@@ -41,6 +47,8 @@ __all__ = [
     "SsekitError",
     "StreamOptions",
     "StreamingBot",
+    "ToolCallDelta",
+    "Usage",
     "WriteTimeout",
     "chat_app",
     "check_options",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias, TypeVar
+
+import anyio
 
 from ._exceptions import RequestTooLarge
 
 __all__ = [
+    "Answer",
     "Headers",
     "Message",
     "Receive",
@@ -18,18 +21,24 @@ __all__ = [
     "check_headers",
     "error_body",
     "header",
+    "json_answer",
     "json_error_headers",
+    "json_text",
     "last_event_id",
     "read_body",
     "refuse_non_http",
+    "send_answer",
     "send_json_error",
     "send_status",
+    "unless_client_leaves",
 ]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
+_T = TypeVar("_T")
+
 #: Extra response headers: a mapping or (name, value) pairs of ``str``.
 Headers: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
 
@@ -114,6 +123,36 @@ def json_error_headers(
     return [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *extra]
 
 
+class Answer(NamedTuple):
+    """A whole HTTP answer, sent at once: an error, a `204`, a JSON document."""
+
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def json_answer(status: int, document: object, extra: Iterable[tuple[bytes, bytes]] = ()) -> Answer:
+    """`document` as a JSON answer (`json_text`), with the headers of every JSON answer."""
+    return Answer(status, json_text(document).encode(), tuple(json_error_headers(extra)))
+
+
+def json_text(document: object) -> str:
+    """Compact JSON that UTF-8 can always carry: non-ASCII kept, unless it holds text
+    UTF-8 cannot encode (a lone surrogate a client sent, escaped, in its own JSON),
+    which is then escaped again rather than failing the answer."""
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, separators=(",", ":"))
+    return text
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    """Send a whole answer."""
+    await send_status(send, answer.status, answer.body, answer.headers)
+
+
 async def send_json_error(
     send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
@@ -151,3 +190,27 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         parts.append(body)
         if not message.get("more_body", False):
             return b"".join(parts)
+
+
+async def unless_client_leaves(work: Callable[[], Awaitable[_T]], receive: Receive) -> _T | None:
+    """`await work()`, cancelled as soon as the client disconnects (then `None`).
+
+    For an answer that is not streamed: nothing is written until the end, so
+    only `receive()` can tell that the client left; cancelling `work` closes the
+    bot's stream, and with it the model call.
+    """
+    result: list[_T] = []
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        async def run() -> None:
+            result.append(await work())
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        group.start_soon(run)
+    return result[0] if result else None

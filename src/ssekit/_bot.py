@@ -4,6 +4,9 @@
   serving), offline-safe; ``import ssekit`` never imports it. ``warm_up``
   pays that cost at server start instead.
 - The default model is ``ssekit/echo`` (``ssekit._echo``): offline, no key.
+- ``stream_async`` yields text only (llamabot's contract: its users print the
+  chunks); ``stream_parts`` yields the typed parts too (reasoning, tool calls,
+  finish reason, usage: ``ssekit._parts``), and is what the protocols use.
 - Whenever the consumer stops (``aclose()``, cancellation, an error), the
   litellm stream is closed at once, which closes the upstream HTTP request.
 - Provider failures become ``ModelProviderError``, whose message is one of
@@ -14,26 +17,43 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
-import socket
 import sys
 import threading
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from types import ModuleType
 from typing import Any
 
 import anyio.to_thread
 
+from ._deltas import chunk_parts, chunk_text
 from ._exceptions import ModelProviderError
+from ._parts import Part
 from ._producer import aclose_quietly
+from ._provider_errors import (
+    CONTEXT_TOO_LONG,
+    CREDENTIALS_REJECTED,
+    FAILED,
+    RATE_LIMITED,
+    REQUEST_REJECTED,
+    TIMED_OUT,
+    UNREACHABLE,
+    provider_error,
+)
 
 __all__ = [
+    "CONTEXT_TOO_LONG",
+    "CREDENTIALS_REJECTED",
     "DEFAULT_MODEL",
+    "FAILED",
     "MODEL_VARIABLE",
+    "RATE_LIMITED",
+    "REQUEST_REJECTED",
     "STREAM_TARGETS",
+    "TIMED_OUT",
+    "UNREACHABLE",
     "AsyncSimpleBot",
     "ModelProviderError",
     "load_litellm",
@@ -47,14 +67,6 @@ DEFAULT_MODEL = "ssekit/echo"
 MODEL_VARIABLE = "SSEKIT_MODEL"
 #: Accepted ``stream_target`` values (llamabot's). Only ``stdout`` changes behaviour here.
 STREAM_TARGETS = ("stdout", "panel", "api", "none")
-
-CREDENTIALS_REJECTED = "The model provider rejected the credentials."
-RATE_LIMITED = "The model provider is rate-limiting requests; try again shortly."
-TIMED_OUT = "The model provider timed out."
-CONTEXT_TOO_LONG = "The conversation is too long for the model."
-REQUEST_REJECTED = "The model provider rejected the request."
-UNREACHABLE = "The model provider could not be reached."
-FAILED = "The model provider failed."
 
 #: litellm's own loggers; its per-completion INFO lines go through the first.
 LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
@@ -184,6 +196,23 @@ class AsyncSimpleBot:
         iterator, or cancelling the task iterating it, closes the litellm stream
         (and with it the upstream request) before the close returns.
         """
+        return self._text(self._request(messages))
+
+    def stream_parts(self, *messages: str | Mapping[str, Any]) -> AsyncGenerator[Part, None]:
+        """The reply as parts: text (``str``) and the typed parts the model streams.
+
+        [ReasoningDelta][ssekit.ReasoningDelta], [ToolCallDelta][ssekit.ToolCallDelta],
+        [Finish][ssekit.Finish] and [Usage][ssekit.Usage], when the model sends them;
+        the protocols of [chat_app][ssekit.chat_app] use this. Usage is asked for
+        (``stream_options={"include_usage": True}``, which litellm never refuses for
+        a provider) unless ``stream_options`` is among the completion kwargs. Closing
+        it closes the litellm stream, as with ``stream_async``.
+        """
+        request = self._request(messages)
+        request.setdefault("stream_options", {"include_usage": True})
+        return self._parts(request)
+
+    def _request(self, messages: tuple[str | Mapping[str, Any], ...]) -> dict[str, Any]:
         request: dict[str, Any] = {
             **self.completion_kwargs,
             "model": self.model_name,
@@ -195,9 +224,29 @@ class AsyncSimpleBot:
             request["api_key"] = self.api_key
         if self.mock_response is not None:
             request["mock_response"] = self.mock_response
-        return self._stream(request)
+        return request
 
-    async def _stream(self, request: dict[str, Any]) -> AsyncGenerator[str, None]:
+    async def _text(self, request: dict[str, Any]) -> AsyncGenerator[str, None]:
+        chunks = self._chunks(request)
+        try:
+            async for chunk in chunks:
+                text = chunk_text(chunk)
+                if text:
+                    yield text
+        finally:
+            await aclose_quietly(chunks)
+
+    async def _parts(self, request: dict[str, Any]) -> AsyncGenerator[Part, None]:
+        chunks = self._chunks(request)
+        try:
+            async for chunk in chunks:
+                for part in chunk_parts(chunk):
+                    yield part
+        finally:
+            await aclose_quietly(chunks)
+
+    async def _chunks(self, request: dict[str, Any]) -> AsyncGenerator[Any, None]:
+        """litellm's chunks; its failures become ``ModelProviderError``; always closed."""
         litellm = await _litellm_module()
         try:
             stream = await litellm.acompletion(**request)
@@ -211,9 +260,7 @@ class AsyncSimpleBot:
                     return
                 except Exception as exc:
                     raise provider_error(exc) from exc
-                text = _delta_text(chunk)
-                if text:
-                    yield text
+                yield chunk
         finally:
             # Shielded: runs to completion even when this task is being cancelled.
             await aclose_quietly(stream)
@@ -233,68 +280,3 @@ class AsyncSimpleBot:
         if show:
             print(flush=True)
         return "".join(parts)
-
-
-def _delta_text(chunk: Any) -> str:
-    """A chunk's text; usage-only, tool-call and reasoning chunks have none."""
-    choices = getattr(chunk, "choices", None)
-    if not choices:
-        return ""
-    content = getattr(getattr(choices[0], "delta", None), "content", None)
-    return content if isinstance(content, str) else ""
-
-
-def provider_error(exc: BaseException) -> ModelProviderError:
-    """The user-facing error for a failed litellm call (chain ``exc`` as its cause).
-
-    Looks through the whole chain (``__cause__``, ``__context__``, litellm's
-    ``original_exception``): litellm reports a refused connection as a 500 and
-    a timeout mid-stream under several wrappers.
-    """
-    import httpx
-    import openai
-    from litellm.exceptions import ContextWindowExceededError
-
-    chain = list(_exception_chain(exc))
-    statuses = [status for error in chain if (status := _status_code(error)) is not None]
-    timeouts = (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException, openai.APITimeoutError)
-    if 408 in statuses or any(isinstance(error, timeouts) for error in chain):
-        return ModelProviderError(TIMED_OUT, 408)
-    if any(isinstance(error, ContextWindowExceededError) for error in chain):
-        return ModelProviderError(CONTEXT_TOO_LONG, 400)
-    status = statuses[0] if statuses else None
-    if status in (401, 403):
-        return ModelProviderError(CREDENTIALS_REJECTED, status)
-    if status == 429:
-        return ModelProviderError(RATE_LIMITED, status)
-    if status is not None and 400 <= status < 500:
-        return ModelProviderError(REQUEST_REJECTED, status)
-    unreachable = (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)
-    if any(isinstance(error, unreachable) for error in chain):
-        return ModelProviderError(UNREACHABLE)
-    return ModelProviderError(FAILED, status)
-
-
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    pending = [exc]
-    while pending and len(seen) < 64:
-        error = pending.pop(0)
-        if id(error) in seen:
-            continue
-        seen.add(id(error))
-        yield error
-        for linked in (
-            error.__cause__,
-            error.__context__,
-            getattr(error, "original_exception", None),
-        ):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
-
-
-def _status_code(error: BaseException) -> int | None:
-    status = getattr(error, "status_code", None)
-    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 600:
-        return status
-    return None

@@ -1,5 +1,9 @@
 """`chat_app`: a mountable ASGI endpoint that streams a bot's answer as Server-Sent Events.
 
+It speaks one protocol (`protocol=`; `ssekit.protocols`): what it reads, how it
+frames the answer and its errors is the protocol's, the rest (the bot or its
+factory, limits, options, lifespan) is this module's. The default, `"ssekit"`:
+
 `POST` with `{"messages": ["..."]}` (`fetch`-based clients) or `GET
 ?message=...` (a browser `EventSource`) streams `sse_stream(bot, messages)`.
 Bad requests are answered with a JSON error before any stream starts (the one
@@ -17,22 +21,24 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
 
 from ._asgi import (
+    Answer,
     Headers,
     Receive,
     Scope,
     Send,
+    check_headers,
     last_event_id,
+    merge_headers,
     read_body,
     refuse_non_http,
-    send_json_error,
-    send_status,
+    send_answer,
+    unless_client_leaves,
 )
-from ._event import check_name
 from ._exceptions import RequestRefused
 from ._options import StreamOptions, check_options
 from ._producer import Producer, aclose_quietly
@@ -43,10 +49,12 @@ from ._request import (
     DEFAULT_MAX_MESSAGES,
     FINISHED_ID,
     ChatLimits,
-    read_chat_request,
 )
 from ._response import EventStreamResponse
-from ._sse_stream import StreamingBot, sse_stream
+from ._sse_stream import StreamingBot
+
+if TYPE_CHECKING:
+    from .protocols import Protocol, Turn
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -58,45 +66,52 @@ __all__ = [
     "mark_finished",
 ]
 
-#: chat_app's own defaults: a bot failing at once gets a real HTTP error, and the last
-#: event carries the id that marks the stream finished.
-_CHAT_DEFAULTS: StreamOptions = {"prefetch": True, "finished_id": FINISHED_ID}
-
 
 @dataclass(frozen=True)
 class ChatRequest:
     """What a bot factory is given to build the bot for one request."""
 
-    messages: tuple[str, ...]
+    #: `str`s (the `"ssekit"` protocol) or role/content dicts (the other protocols).
+    messages: tuple[str | Mapping[str, Any], ...]
     #: The `Last-Event-ID` a reconnecting client sent (for resumable streams).
     last_event_id: str | None
     scope: Scope = field(repr=False)
+    #: The request's other fields the protocol read (OpenAI's `model`, `tools`...):
+    #: untrusted input, for the factory to use or not.
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: The protocol the request came in (`chat_app(protocol=...)`).
+    protocol: str = "ssekit"
 
 
-#: Builds the bot for one request (may be async).
+#: Builds the bot for one request (may be async); raising `RequestRefused` answers the
+#: request with that 4xx error, in the protocol's shape.
 BotFactory: TypeAlias = Callable[[ChatRequest], "StreamingBot | Awaitable[StreamingBot]"]
 
 
 class ChatApp:
     """The ASGI app [chat_app][ssekit.chat_app] returns; it answers on whatever path it is served.
 
-    `max_body` (bytes), `max_messages` and `max_message_length` (characters; `None`:
-    no limit) bound what a request may carry; `headers`, `event_type` and
-    `done_event` shape the answer; the other options are
-    [StreamOptions][ssekit.StreamOptions], with `prefetch=True` and
-    `finished_id="ssekit-finished"` by default.
+    `protocol` is what it speaks: `"ssekit"` (default), `"openai"`, or a
+    [Protocol][ssekit.protocols.Protocol]. `max_body` (bytes), `max_messages` and
+    `max_message_length` (characters; `None`: no limit) bound what a request may
+    carry; `headers` are added to the answer's; `event_type` (`"message"`) and
+    `done_event` (`"done"`) name the `"ssekit"` protocol's events (another protocol
+    refuses them); the other options are
+    [StreamOptions][ssekit.StreamOptions], with `prefetch=True` by default (and,
+    for `"ssekit"`, `finished_id="ssekit-finished"`).
     """
 
     def __init__(
         self,
         bot: StreamingBot | BotFactory,
         *,
+        protocol: str | Protocol = "ssekit",
         max_body: int = DEFAULT_MAX_BODY,
         max_messages: int | None = DEFAULT_MAX_MESSAGES,
         max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
         headers: Headers | None = None,
-        event_type: str = "message",
-        done_event: str = "done",
+        event_type: str | None = None,
+        done_event: str | None = None,
         **options: Unpack[StreamOptions],
     ) -> None:
         if hasattr(bot, "stream_async"):
@@ -109,11 +124,13 @@ class ChatApp:
                 f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
             )
         self._limits = ChatLimits(max_body, max_messages, max_message_length)
-        self._event_type = check_name("event_type", event_type)
-        self._done_event = check_name("done_event", done_event)
+        from .protocols import protocol_named  # the protocols build on this module
+
+        self._protocol = protocol_named(protocol, event_type=event_type, done_event=done_event)
         # Checked once, here: every request's response reuses them as they are.
-        self._options = check_options(options, _CHAT_DEFAULTS)
-        self._headers = EventStreamResponse((), headers=headers).raw_headers
+        self._options = check_options(options, self._protocol.chat_defaults)
+        ours = EventStreamResponse((), headers=self._protocol.headers).raw_headers
+        self._headers = merge_headers(ours, check_headers(headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,42 +139,58 @@ class ChatApp:
         if scope["type"] != "http":
             await refuse_non_http(scope, receive, send)
             return
+        protocol = self._protocol
         try:
-            messages = await read_chat_request(
-                scope, functools.partial(read_body, receive), self._limits
-            )
+            turn = await protocol.read(scope, functools.partial(read_body, receive), self._limits)
         except RequestRefused as refused:
-            await send_json_error(send, refused.status, refused.message, refused.headers)
+            await send_answer(send, protocol.refusal(refused))
             return
         except ConnectionResetError:
             return  # the client left while sending its request: nobody to answer
-        if messages is None:
-            await send_status(send, 204)
+        if isinstance(turn, Answer):
+            await send_answer(send, turn)
             return
-        request = ChatRequest(messages, last_event_id(scope), scope)
+        request = ChatRequest(
+            turn.messages, last_event_id(scope), scope, turn.options, protocol.name
+        )
         if scope["method"] == "HEAD":
-            await self._response(())(scope, receive, send)
+            await self._response((), self._options)(scope, receive, send)
             return
         try:
             bot = await self._bot_for(request)
+        except RequestRefused as refused:  # a factory refusing the request (an unknown model)
+            await send_answer(send, protocol.refusal(refused))
+            return
         except Exception as exc:
             log_error(exc, "building the bot failed")
-            await send_json_error(send, 500, format_error(exc))
+            await send_answer(send, protocol.failure(format_error(exc)))
             return
-        error_event = self._options["error_event"]
-        events = sse_stream(
-            bot,
-            list(request.messages),
-            self._event_type,
-            self._done_event,
-            error_event=error_event,
-            error_formatter=self._options["error_formatter"],
-        )
-        final = mark_finished(events, {self._done_event, error_event})
-        await self._response(final)(scope, receive, send)
+        if turn.stream:
+            await self._stream(bot, turn, scope, receive, send)
+        else:
+            await self._complete(bot, turn, receive, send)
 
-    def _response(self, events: Producer) -> EventStreamResponse:
-        return EventStreamResponse._checked(events, self._headers, self._options)
+    async def _stream(
+        self, bot: StreamingBot, turn: Turn, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The bot's answer as the protocol's stream, on the engine."""
+        stream = self._protocol.stream(bot, turn, self._options)
+        options = self._options
+        if stream.framing is not None:
+            options = {**options, "framing": stream.framing}
+        await self._response(stream.events, options)(scope, receive, send)
+
+    async def _complete(self, bot: StreamingBot, turn: Turn, receive: Receive, send: Send) -> None:
+        """A turn answered with one document; the bot is closed if the client leaves first."""
+        formatter = self._options["error_formatter"]
+        answer = await unless_client_leaves(
+            lambda: self._protocol.complete(bot, turn, formatter), receive
+        )
+        if answer is not None:
+            await send_answer(send, answer)
+
+    def _response(self, events: Producer, options: StreamOptions) -> EventStreamResponse:
+        return EventStreamResponse._checked(events, self._headers, options)
 
     async def _bot_for(self, request: ChatRequest) -> StreamingBot:
         if self._factory is None:
@@ -205,9 +238,11 @@ def chat_app(bot: StreamingBot | BotFactory, **options: Any) -> ChatApp:
     """A mountable ASGI chat endpoint for `bot` (or a factory building one per request).
 
     The options are [ChatApp][ssekit.ChatApp]'s. Errors are `{"error": {"status": N,
-    "message": "..."}}`: 400 bad JSON or shape (or nested deeper than 32 levels), 405
-    other methods, 413 a body over `max_body` (on any method, checked while reading),
-    415 not JSON, 500 a bot that fails at once. WebSockets are refused (closed before
-    they are accepted, which the server answers with `403`).
+    "message": "..."}}` (the `"openai"` protocol adds OpenAI's `type`, `param` and
+    `code`): 400 bad JSON or shape (or nested deeper than 32 levels), 404 a path the
+    protocol does not serve (`"openai"`), 405 other methods, 413 a body over
+    `max_body` (on any method, checked while reading), 415 not JSON, 500 a bot that
+    fails at once. WebSockets are refused (closed before they are accepted, which
+    the server answers with `403`).
     """
     return ChatApp(bot, **options)

@@ -14,8 +14,20 @@ echo_delay=0)``):
 ``echo_fail_after``   fail after this many tokens (0: before the first one)
 ``echo_fail_status``  the HTTP status of that failure (default 500; 401, 408, 429, ...)
 
-A last user message containing ``[fail]`` or ``[fail 429]`` fails half-way
-through the reply, so error events can be shown from a browser. The simulated
+``echo_think``        stream a reasoning phase (``delta.reasoning_content``) first
+``echo_tool``         call the tool of this name instead of answering (no tool runs)
+
+Markers in the last user message do the same from any client: ``[think]``
+(reasoning first), ``[tool NAME]`` (a tool call ``NAME`` with arguments
+``{"text": <the message>}``, streamed in pieces, finish reason ``tool_calls``),
+and ``[fail]`` or ``[fail 429]``, which fails half-way through what it streams,
+so error events can be shown from a browser.
+
+Reasoning goes through litellm's supported path for a custom provider: a
+``GenericStreamingChunk`` has no reasoning field (its
+``provider_specific_fields`` land on the chunk, not its delta), so those chunks
+are yielded as ``ModelResponseStream`` objects, which litellm passes on as they
+are; text and tool calls are ``GenericStreamingChunk`` dicts (``tool_use``). The simulated
 errors carry a fake API key and an internal-looking URL on purpose: what
 reaches the client shows whether they were kept out of it.
 
@@ -25,6 +37,7 @@ This module imports litellm: reach it through ``ssekit._bot.load_litellm``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -36,15 +49,18 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import GenericStreamingChunk
+from litellm.types.utils import Delta, GenericStreamingChunk, ModelResponseStream, StreamingChoices
 
 __all__ = [
     "DEFAULT_ECHO_DELAY",
     "ECHO_DELAY_VARIABLE",
     "PROVIDER",
+    "TOOL_CALL_ID",
     "EchoLLM",
     "echo_chunks",
+    "echo_reasoning",
     "echo_reply",
+    "echo_tool_arguments",
     "register_echo_provider",
 ]
 
@@ -58,6 +74,10 @@ ECHO_DELAY_VARIABLE = "SSEKIT_ECHO_DELAY"
 DEFAULT_ECHO_DELAY = 0.03
 
 _FAIL_MARKER = re.compile(r"\[fail(?:\s+(\d{3}))?\]")
+_THINK_MARKER = "[think]"
+_TOOL_MARKER = re.compile(r"\[tool\s+([A-Za-z0-9_-]{1,64})\]")
+#: The id of the echo model's tool call (one per answer).
+TOOL_CALL_ID = "call_echo_0"
 _TOKEN = re.compile(r"\s*\S+|\s+$")
 
 
@@ -70,6 +90,17 @@ def echo_reply(messages: Iterable[Mapping[str, Any]]) -> str:
         " at a time, with no key and no network. Set SSEKIT_MODEL (for example"
         " openai/gpt-4o-mini) and an API key to talk to a real model."
     )
+
+
+def echo_reasoning(messages: Iterable[Mapping[str, Any]]) -> str:
+    """What ``ssekit/echo`` "thinks" before its reply, when asked to."""
+    said = _last_user_text(messages)
+    return f'The user wrote "{said}". I will quote it back, one token at a time.'
+
+
+def echo_tool_arguments(messages: Iterable[Mapping[str, Any]]) -> str:
+    """The arguments (JSON) of the tool call ``ssekit/echo`` makes, when asked to."""
+    return json.dumps({"text": _last_user_text(messages)})
 
 
 def echo_chunks(text: str) -> list[str]:
@@ -154,15 +185,65 @@ def _simulated_error(status: int) -> CustomLLMError:
     )
 
 
-def _chunk(text: str, *, finished: bool = False, usage: Any = None) -> GenericStreamingChunk:
+def _chunk(text: str, *, finished: str = "", usage: Any = None) -> GenericStreamingChunk:
     return {
         "text": text,
         "tool_use": None,
-        "is_finished": finished,
-        "finish_reason": "stop" if finished else "",
+        "is_finished": bool(finished),
+        "finish_reason": finished,
         "usage": usage,
         "index": 0,
     }
+
+
+def _reasoning_chunk(text: str) -> ModelResponseStream:
+    delta = Delta(content=None, reasoning_content=text)
+    return ModelResponseStream(choices=[StreamingChoices(index=0, delta=delta)])
+
+
+def _tool_chunk(arguments: str, name: str | None) -> GenericStreamingChunk:
+    """A piece of the tool call: the first names it (``name``), every one adds arguments."""
+    chunk = _chunk("")
+    chunk["tool_use"] = {
+        "id": TOOL_CALL_ID if name is not None else None,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+        "index": 0,
+    }
+    return chunk
+
+
+#: One streamed step of an answer.
+_Step = GenericStreamingChunk | ModelResponseStream
+
+
+def _steps(messages: list[Mapping[str, Any]], options: Mapping[str, Any]) -> list[_Step]:
+    """Everything the answer streams, in order: reasoning, then the reply or the tool call."""
+    said = _last_user_text(messages)
+    steps: list[_Step] = []
+    if options.get("echo_think") or _THINK_MARKER in said:
+        steps += [_reasoning_chunk(text) for text in echo_chunks(echo_reasoning(messages))]
+    marker = _TOOL_MARKER.search(said)
+    tool = options.get("echo_tool") or (marker.group(1) if marker else None)
+    if tool:
+        pieces = echo_chunks(echo_tool_arguments(messages))
+        steps.append(_tool_chunk("", str(tool)))
+        steps += [_tool_chunk(piece, None) for piece in pieces]
+    else:
+        steps += [_chunk(text) for text in echo_chunks(echo_reply(messages))]
+    return steps
+
+
+def _final_chunk(
+    messages: list[Mapping[str, Any]], steps: list[_Step], tool_called: bool
+) -> GenericStreamingChunk:
+    prompt_tokens = sum(len(_TOKEN.findall(_text_of(m.get("content")))) for m in messages)
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": len(steps),
+        "total_tokens": prompt_tokens + len(steps),
+    }
+    return _chunk("", finished="tool_calls" if tool_called else "stop", usage=usage)
 
 
 class EchoLLM(CustomLLM):
@@ -172,31 +253,25 @@ class EchoLLM(CustomLLM):
     # async generator is that iterator. It passes every argument by keyword.
     async def astreaming(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[GenericStreamingChunk]:
+    ) -> AsyncIterator[GenericStreamingChunk | ModelResponseStream]:
         model: str = kwargs["model"]
         if model != MODEL:
             raise _provider_error(404, f"{PROVIDER}/{model} does not exist")
         messages: list[Mapping[str, Any]] = kwargs["messages"]
         options: Mapping[str, Any] = kwargs.get("optional_params") or {}
         delay = _delay(options)
-        reply = echo_reply(messages)
-        chunks = echo_chunks(reply)
-        fail_after, status = _failure(options, _last_user_text(messages), len(chunks))
-        for sent, chunk in enumerate(chunks):
+        steps = _steps(messages, options)
+        fail_after, status = _failure(options, _last_user_text(messages), len(steps))
+        for sent, chunk in enumerate(steps):
             if sent == fail_after:
                 raise _simulated_error(status)
             # Sleeping (even for 0 s) yields to the event loop between tokens.
             await asyncio.sleep(delay)
-            yield _chunk(chunk)
-        if fail_after is not None and fail_after >= len(chunks):
+            yield chunk
+        if fail_after is not None and fail_after >= len(steps):
             raise _simulated_error(status)
-        prompt_tokens = sum(len(_TOKEN.findall(_text_of(m.get("content")))) for m in messages)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(chunks),
-            "total_tokens": prompt_tokens + len(chunks),
-        }
-        yield _chunk("", finished=True, usage=usage)
+        tool_called = any(isinstance(step, dict) and step["tool_use"] for step in steps)
+        yield _final_chunk(messages, steps, tool_called)
 
 
 def register_echo_provider() -> None:

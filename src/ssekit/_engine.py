@@ -62,7 +62,16 @@ class EventStream:
     left. Options: [StreamOptions][ssekit.StreamOptions].
     """
 
-    __slots__ = ("_child", "_clock", "_events", "_loop", "_options", "_pump", "_shared")
+    __slots__ = (
+        "_child",
+        "_clock",
+        "_events",
+        "_loop",
+        "_options",
+        "_pump",
+        "_shared",
+        "framing",
+    )
 
     def __init__(self, events: Producer, **options: Unpack[StreamOptions]) -> None:
         self._setup(check_producer(events), check_options(options))
@@ -78,6 +87,8 @@ class EventStream:
         self._events = events
         self._options = options
         self._loop: Loop | None = None
+        #: How the stream words its own frames (its `framing` option, or ssekit's).
+        self.framing = Framing.of(options)
 
     @property
     def early_error(self) -> str | None:
@@ -97,7 +108,8 @@ class EventStream:
         self._pump = Pump(
             self._events,
             shared,
-            Framing(options),
+            self.framing,
+            options["error_formatter"],
             options["shutdown_message"],
             clock,
             loop.checkpoint,

@@ -1,45 +1,83 @@
-"""How a stream's own words look on the wire: the error event that ends it.
+"""How a stream's own words look on the wire: the seam each protocol plugs into.
 
-The engine writes two things the producer did not yield: an error event when
-the producer fails (its data from the error formatter, secrets masked), and the
-notice that ends a stream at shutdown. Both end the stream, so both carry
-`finished_id`. A host that answers a producer failing at once with an HTTP
-error also needs to recognise an error among the first items it yields.
+The engine writes a few things the producer did not yield, and each protocol
+words them its own way:
+
+- the frame that ends a stream whose producer failed (`error`); the text is
+  already safe (the error formatter's, secrets masked);
+- the frame that ends a stream at shutdown (`shutdown`);
+- the HTTP answer to a producer that failed before its first item, when the
+  response waits for it (`prefetch`): `early_answer`;
+- and it must recognise an error among the first items a producer yields
+  (`error_in`), for the same early answer.
+
+[Framing][ssekit.Framing] itself words them in ssekit's own format (an `error`
+event with plain text, a JSON `{"error": {"status", "message"}}` answer). A
+protocol subclasses it and passes one instance per stream as the `framing`
+option; the instance may share state with the producer that frames the
+protocol's events (a sequence number, the parts still open), since the engine
+calls it only while the producer is not running (after it failed, or was
+cancelled at shutdown).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from ._asgi import Answer, error_body, json_error_headers
 from ._encoder import encode
 from ._event import ServerSentEvent
-from ._options import StreamOptions
-from ._producer import Item
-from ._redact import error_text
 
-__all__ = ["Framing"]
+if TYPE_CHECKING:
+    from ._options import StreamOptions
+    from ._producer import Item
+
+__all__ = ["EARLY_ERROR_STATUS", "Framing"]
+
+#: The status of an error raised (or yielded) before the first event, with `prefetch`.
+EARLY_ERROR_STATUS = 500
 
 
 class Framing:
-    """The stream's own events, for its options (`error_event`, `finished_id`...)."""
+    """The engine's own frames in ssekit's format; subclass it for another protocol.
 
-    __slots__ = ("_error_event", "_finished_id", "_formatter")
+    `error_event` and `finished_id` are the stream options of the same name; a
+    stream without a `framing` option gets this class, built from them.
+    """
 
-    def __init__(self, options: StreamOptions) -> None:
-        self._error_event = options["error_event"]
-        self._finished_id = options["finished_id"]
-        self._formatter = options["error_formatter"]
+    __slots__ = ("_error_event", "_finished_id")
+
+    def __init__(self, *, error_event: str = "error", finished_id: str | None = None) -> None:
+        self._error_event = error_event
+        self._finished_id = finished_id
+
+    @classmethod
+    def of(cls, options: StreamOptions) -> Framing:
+        """The framing a stream with `options` uses: its `framing` option, else ssekit's."""
+        framing = options["framing"]
+        if framing is not None:
+            return framing
+        return cls(error_event=options["error_event"], finished_id=options["finished_id"])
 
     def error(self, text: str) -> bytes:
-        """The error event that ends the stream with `text` (one safe line)."""
+        """The frame(s) that end the stream with `text` (one safe line)."""
         event = {"event": self._error_event, "data": text}
         if self._finished_id is not None:
             event["id"] = self._finished_id
         return encode(event)
 
-    def failure_text(self, exc: Exception) -> str:
-        """What the error event says about `exc`; the whole exception goes to the log."""
-        return error_text(exc, self._formatter, "the event stream's producer failed")
+    def shutdown(self, text: str | None) -> bytes:
+        """The frame(s) that end the stream at shutdown (`text`: `shutdown_message`)."""
+        return b"" if text is None else self.error(text)
+
+    def early_answer(self, text: str) -> Answer:
+        """The HTTP answer to a producer that failed before its first item."""
+        return Answer(
+            EARLY_ERROR_STATUS,
+            error_body(EARLY_ERROR_STATUS, text),
+            tuple(json_error_headers()),
+        )
 
     def error_in(self, item: Item) -> str | None:
         """The message of `item` if it is an error event (a producer reporting a failure)."""

@@ -58,17 +58,14 @@ class _ScopeAlarm:
             self._scope.deadline = deadline
 
 
-class _GroupChild:
+class _GroupChild(Child):
     """The producer in an anyio task group, joined by leaving the group."""
 
-    __slots__ = ("_group", "_scope")
+    __slots__ = ("_group",)
 
     def __init__(self, group: anyio.abc.TaskGroup, scope: Scope) -> None:
+        super().__init__(scope)
         self._group = group
-        self._scope = scope
-
-    def cancel(self) -> None:
-        self._scope.cancel()
 
     async def join(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any

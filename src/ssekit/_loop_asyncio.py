@@ -243,17 +243,14 @@ class _TaskScope:
         self._deliver()
 
 
-class _TaskChild:
+class _TaskChild(Child):
     """The producer in a plain task, joined as `asyncio.TaskGroup` would."""
 
-    __slots__ = ("_scope", "_task")
+    __slots__ = ("_task",)
 
     def __init__(self, task: asyncio.Task[None], scope: Scope) -> None:
+        super().__init__(scope)
         self._task = task
-        self._scope = scope
-
-    def cancel(self) -> None:
-        self._scope.cancel()
 
     async def join(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any

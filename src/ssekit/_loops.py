@@ -69,18 +69,23 @@ class Scope(Protocol):
     def __exit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> bool | None: ...
 
 
-class Child(Protocol):
+class Child:
     """The producer's task, which the stream that started it must join."""
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
 
     def cancel(self) -> None:
         """Ask it to end (its scope is cancelled); what it does next is its own cleanup."""
-        ...
+        self._scope.cancel()
 
     async def join(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> bool | None:
         """Wait until it has ended, even if the caller is cancelled meanwhile (as `__aexit__`)."""
-        ...
+        raise NotImplementedError
 
 
 Produce = Callable[[], Coroutine[Any, Any, None]]

@@ -17,6 +17,7 @@ from ._event import check_id, check_name
 from ._redact import ErrorFormatter, format_error
 
 if TYPE_CHECKING:
+    from ._framing import Framing
     from ._shutdown import ShutdownSignal
 
 __all__ = [
@@ -57,6 +58,9 @@ class StreamOptions(TypedDict, total=False):
       the stream ends cleanly.
     - `shutdown_message` (`"the server is shutting down"`): the data of the error
       event that ends a stream at shutdown; `None`: end without one.
+    - `framing` (`None`: ssekit's own format): a [Framing][ssekit.Framing], one per
+      stream, that words the stream's own error and shutdown frames and its early
+      HTTP error in another protocol's shape (`ssekit.protocols` builds them).
     """
 
     ping: float | None
@@ -68,6 +72,7 @@ class StreamOptions(TypedDict, total=False):
     prefetch: bool | float
     shutdown: ShutdownSignal | None
     shutdown_message: str | None
+    framing: Framing | None
 
 
 def check_seconds(name: str, value: object, *, optional: bool = False) -> float | None:
@@ -130,6 +135,14 @@ def _shutdown(name: str, value: object) -> Any:
     return value
 
 
+def _framing(name: str, value: object) -> Any:
+    from ._framing import Framing
+
+    if value is not None and not isinstance(value, Framing):
+        raise TypeError(f"{name} must be a Framing, not {type(value).__name__}")
+    return value
+
+
 def _optional_str(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} must be str or None, not {type(value).__name__}")
@@ -153,6 +166,7 @@ _RULES: dict[str, tuple[object, Callable[[str, Any], object]]] = {
     "prefetch": (False, _prefetch),
     "shutdown": (None, _shutdown),
     "shutdown_message": ("the server is shutting down", _optional_str),
+    "framing": (None, _framing),
 }
 
 

@@ -20,6 +20,7 @@ from ._exceptions import WriteTimeout
 from ._framing import Framing
 from ._outbox import ALONE, BATCH_SECONDS, DUE, OPENED
 from ._producer import Producer, close_producer, open_producer
+from ._redact import ErrorFormatter, error_text
 from ._state import PRODUCER, Shared
 
 __all__ = ["Pump"]
@@ -35,6 +36,7 @@ class Pump:
         "_checkpoint",
         "_clock",
         "_events",
+        "_formatter",
         "_framing",
         "_shared",
         "_shutdown_message",
@@ -48,6 +50,7 @@ class Pump:
         events: Producer,
         shared: Shared,
         framing: Framing,
+        formatter: ErrorFormatter,
         shutdown_message: str | None,
         clock: Callable[[], float],
         checkpoint: Callable[[], Awaitable[None]],
@@ -55,6 +58,7 @@ class Pump:
         self._events = events
         self._shared = shared
         self._framing = framing
+        self._formatter = formatter
         self._shutdown_message = shutdown_message
         self._clock = clock
         self._checkpoint = checkpoint
@@ -79,8 +83,10 @@ class Pump:
             if scope.cancelled_caught and not shared.stopping:
                 # Only its deadline cancels it unasked: the client stopped reading. [rule 3]
                 shared.failure = WriteTimeout(shared.schedule.send_timeout)
-            elif shared.stopping and self._shutdown_message is not None:
-                shared.outbox.add(self._framing.error(self._shutdown_message))
+            elif shared.stopping:
+                farewell = self._framing.shutdown(self._shutdown_message)
+                if farewell:
+                    shared.outbox.add(farewell)
         finally:
             shared.done = True
             shared.alarm.ring()
@@ -148,7 +154,8 @@ class Pump:
                 shared.scope.deadline = math.inf
 
     def _fail(self, exc: Exception) -> None:
-        text = self._framing.failure_text(exc)
+        # The whole exception goes to the log; the client gets one safe line.
+        text = error_text(exc, self._formatter, "the event stream's producer failed")
         if not self.items:
             self.early_error = text
         self._shared.outbox.add(self._framing.error(text))

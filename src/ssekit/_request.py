@@ -48,10 +48,13 @@ __all__ = [
     "RequestScope",
     "method_refusal",
     "nested_deeper_than",
+    "parse_json",
     "posted_messages",
     "query_messages",
     "read_chat_request",
     "read_chunks",
+    "read_json",
+    "read_limited",
 ]
 
 #: The ``id`` of a finished stream's last event; a reconnect carrying it gets ``204``.
@@ -119,11 +122,7 @@ async def read_chat_request(
         return None
     if method == "POST":
         _check_json_content_type(scope)
-    _check_declared_length(scope, limits.max_body)
-    try:
-        body = await read_body(limits.max_body)
-    except RequestTooLarge:
-        raise _too_large(limits.max_body) from None
+    body = await read_limited(scope, read_body, limits.max_body)
     messages = posted_messages(body) if method == "POST" else query_messages(scope)
     _check_sizes(messages, limits)
     return messages
@@ -142,8 +141,21 @@ async def read_chunks(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _too_large(limit: int) -> RequestRefused:
-    return RequestRefused(413, f"the request body is larger than {limit} bytes")
+async def read_json(scope: RequestScope, read_body: ReadBody, max_body: int) -> Any:
+    """A request's JSON body, parsed; for the protocols' endpoints, with the same refusals.
+
+    `415` unless the content type is JSON, `400`/`413` for a bad or too large
+    declared length, `413` as soon as the body passes `max_body`, `400` for a body
+    that is not UTF-8, is nested deeper than `MAX_JSON_DEPTH`, or is not JSON.
+    """
+    _check_json_content_type(scope)
+    return parse_json(await read_limited(scope, read_body, max_body))
+
+
+async def read_limited(scope: RequestScope, read_body: ReadBody, max_body: int) -> bytes:
+    """The whole body, refused (`413`, `RequestTooLarge`) once over `max_body`, declared or read."""
+    _check_declared_length(scope, max_body)
+    return await read_body(max_body)
 
 
 def _check_json_content_type(scope: RequestScope) -> None:
@@ -160,11 +172,11 @@ def _check_declared_length(scope: RequestScope, limit: int) -> None:
     if not declared.isdigit():
         raise RequestRefused(400, "invalid content-length")
     if int(declared) > limit:
-        raise _too_large(limit)
+        raise RequestTooLarge(limit)
 
 
-def posted_messages(body: bytes) -> tuple[str, ...]:
-    """The messages of a ``POST`` body ``{"messages": ["...", ...]}`` (UTF-8 JSON)."""
+def parse_json(body: bytes) -> Any:
+    """A body as JSON (UTF-8, nested at most `MAX_JSON_DEPTH` levels), else a `400`."""
     try:
         text = body.decode("utf-8-sig")  # RFC 8259: UTF-8; a leading BOM may be ignored
     except UnicodeDecodeError:
@@ -172,9 +184,14 @@ def posted_messages(body: bytes) -> tuple[str, ...]:
     if nested_deeper_than(body, MAX_JSON_DEPTH):
         raise RequestRefused(400, f"the request body is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        payload = json.loads(text)
+        return json.loads(text)
     except ValueError:
         raise RequestRefused(400, "the request body is not valid JSON") from None
+
+
+def posted_messages(body: bytes) -> tuple[str, ...]:
+    """The messages of a ``POST`` body ``{"messages": ["...", ...]}`` (UTF-8 JSON)."""
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise RequestRefused(400, 'the body must be a JSON object: {"messages": ["..."]}')
     if "messages" not in payload:

@@ -17,19 +17,18 @@ from ._asgi import (
     last_event_id,
     merge_headers,
     refuse_non_http,
-    send_json_error,
+    send_answer,
     send_status,
 )
 from ._engine import EventStream
 from ._exceptions import ClientGone
+from ._framing import EARLY_ERROR_STATUS
 from ._loops import current_loop
 from ._options import StreamOptions, check_options, prefetch_window
 from ._producer import Producer, check_producer, close_producer
 
 __all__ = ["EARLY_ERROR_STATUS", "EventStreamResponse", "PulledResponse", "event_stream_bytes"]
 
-#: The status of an error raised (or yielded) before the first event, with `prefetch`.
-EARLY_ERROR_STATUS = 500
 #: While the producer keeps the sender busy, look for `http.disconnect` this often.
 _DISCONNECT_POLL_SECONDS = 0.005
 #: How long such a look may wait (trio cancels a zero-timeout wait before it looks).
@@ -285,9 +284,8 @@ class EventStreamResponse:
                 if prefetch_window(self._options):
                     await stream.wait_first(connection.wait_for_disconnect)
                     if stream.early_error is not None:
-                        await send_json_error(
-                            connection.send, EARLY_ERROR_STATUS, stream.early_error
-                        )
+                        answer = stream.framing.early_answer(stream.early_error)
+                        await send_answer(connection.send, answer)
                         return
                 start = {"type": "http.response.start", "status": self.status_code}
                 await connection.send({**start, "headers": self.raw_headers})

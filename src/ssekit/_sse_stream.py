@@ -22,18 +22,27 @@ from numbers import Number
 from typing import Any, Protocol
 
 from ._event import check_name
+from ._parts import PART_TYPES, Part
 from ._producer import aclose_quietly
 from ._redact import ErrorFormatter, error_text, format_error
 
-__all__ = ["StreamingBot", "sse_stream"]
+__all__ = ["StreamingBot", "as_async_iterator", "sse_stream", "stream_method"]
 
 _WRAP_HINT = "pass a list of messages, e.g. [message]"
 
 
 class StreamingBot(Protocol):
-    """Anything with `stream_async(*messages)` returning an async iterator of text chunks."""
+    """Anything with `stream_async(*messages)` returning an async iterator of text chunks.
 
-    def stream_async(self, *messages: Any) -> AsyncIterator[str]: ...
+    It may yield typed parts too ([ReasoningDelta][ssekit.ReasoningDelta],
+    [ToolCallDelta][ssekit.ToolCallDelta], [Usage][ssekit.Usage],
+    [Finish][ssekit.Finish]): `sse_stream` skips them, the protocols of
+    [chat_app][ssekit.chat_app] frame them. A bot may also have a `stream_parts`
+    method (as [AsyncSimpleBot][ssekit.AsyncSimpleBot] has), which the protocols
+    call instead, so that `stream_async` can stay text only for its other callers.
+    """
+
+    def stream_async(self, *messages: Any) -> AsyncIterator[Part]: ...
 
 
 def sse_stream(
@@ -47,7 +56,8 @@ def sse_stream(
 ) -> AsyncGenerator[dict[str, str], None]:
     """Stream ``bot.stream_async(*messages)`` as ``{"event", "data"}`` dicts.
 
-    Yields ``{"event": event_type, "data": chunk}`` per non-empty chunk, then
+    Yields ``{"event": event_type, "data": chunk}`` per non-empty text chunk (typed
+    parts are skipped), then
     ``{"event": done_event, "data": ""}``. If the bot raises, yields one
     ``{"event": error_event, "data": <safe message>}`` instead of the done event
     and logs the full error on the ``ssekit`` logger. ``CancelledError`` and
@@ -73,12 +83,12 @@ def sse_stream(
     check_name("error_event", error_event)
     if not callable(error_formatter):
         raise TypeError(f"error_formatter must be callable, not {type(error_formatter).__name__}")
-    stream_async = _stream_method(bot)
+    stream_async = stream_method(bot)
     arguments = _message_arguments(messages)
     return _events(stream_async, arguments, event_type, done_event, error_event, error_formatter)
 
 
-def _stream_method(bot: object) -> Callable[..., object]:
+def stream_method(bot: object) -> Callable[..., object]:
     """``bot.stream_async``, refused now if it cannot return an async iterator.
 
     A plain method returning an async iterator is fine, so the returned
@@ -155,7 +165,7 @@ async def _events(
         except Exception as exc:
             yield _error(exc, error_event, error_formatter)
             return
-        chunks = _as_async_iterator(produced)
+        chunks = as_async_iterator(produced)
         while True:
             try:
                 chunk = await anext(chunks)
@@ -164,8 +174,8 @@ async def _events(
             except Exception as exc:
                 yield _error(exc, error_event, error_formatter)
                 return
-            if chunk is None or chunk == "":
-                continue
+            if chunk is None or chunk == "" or isinstance(chunk, PART_TYPES):
+                continue  # the seed's format is text only: typed parts are skipped
             if not isinstance(chunk, str):
                 problem = TypeError(f"stream_async yielded {type(chunk).__name__}, expected str")
                 yield _error(problem, error_event, error_formatter)
@@ -176,7 +186,7 @@ async def _events(
     yield {"event": done_event, "data": ""}
 
 
-def _as_async_iterator(produced: object) -> AsyncIterator[Any]:
+def as_async_iterator(produced: object) -> AsyncIterator[Any]:
     """What ``stream_async`` returned, as an async iterator: anything else is a bug in the bot."""
     if isinstance(produced, AsyncIterable):
         return aiter(produced)

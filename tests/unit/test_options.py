@@ -34,6 +34,7 @@ BAD: list[tuple[str, Any, type[Exception]]] = [
     ("prefetch", math.inf, TypeError),
     ("shutdown", object(), TypeError),
     ("shutdown_message", 42, TypeError),
+    ("framing", "openai", TypeError),
 ]
 
 
@@ -61,6 +62,7 @@ def test_every_option_has_a_default_and_the_typed_dict_names_them_all() -> None:
         "prefetch": False,
         "shutdown": None,
         "shutdown_message": "the server is shutting down",
+        "framing": None,
     }
 
 
