@@ -12,7 +12,9 @@ one (one event per write), ``hold=1`` then waiting forever (an idle stream).
   (pre-encoded ``bytes`` items);
 - each adapter: ``starlette``, ``fastapi`` (returned), ``fastapi-response_class``,
   ``litestar``, ``quart`` (Quart iterates the body), ``quart-lent``
-  (``ssekit_quart.lend_send``: the producer's task writes);
+  (``ssekit_quart.lend_send``: the producer's task writes), ``django``
+  (``ssekit_django``'s handler and view of ``_django_targets.py``, served at
+  ``/ssekit-django``: the core writes with the connection's ``send``);
 - each framework around the core with nothing else (``*-bare``, memory only; Quart's
   without the request context): what the framework's own routing costs, so what an
   adapter adds is the difference.
@@ -37,8 +39,11 @@ CPU_TARGETS = (
     "litestar",
     "quart",
     "quart-lent",
+    "django",
 )
 BARE = ("starlette-bare", "fastapi-bare", "litestar-bare", "quart-bare")
+#: Targets served at a path other than ``/<target>``.
+_PATHS = {"django": "/ssekit-django"}
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -68,6 +73,7 @@ def build() -> dict[str, App]:
     import ssekit_litestar
     import ssekit_quart
     import ssekit_starlette
+    from _django_targets import build_django_apps
     from fastapi import FastAPI
     from litestar import Litestar, get
     from litestar import Response as LitestarResponse
@@ -177,19 +183,21 @@ def build() -> dict[str, App]:
     apps |= dict.fromkeys(("fastapi", "fastapi-response_class", "fastapi-bare"), fastapi)
     apps |= dict.fromkeys(("litestar", "litestar-bare"), litestar)
     apps |= {"quart": quart, "quart-bare": quart, "quart-lent": quart_lent}
+    apps["django"] = build_django_apps(items, as_dict, encoded)["/ssekit-django"]
     return apps
 
 
 def scope(target: str, query: str) -> dict[str, Any]:
     """What an ASGI 2.4 server hands an app for ``GET /<target>?<query>``."""
+    path = _PATHS.get(target, f"/{target}")
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": f"/{target}",
-        "raw_path": f"/{target}".encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "query_string": query.encode(),
         "headers": [(b"host", b"bench")],
@@ -201,16 +209,24 @@ def scope(target: str, query: str) -> dict[str, Any]:
 
 
 class Client:
-    """One request's ``receive`` (never answers until :meth:`leave`) and counting ``send``."""
+    """One request's ``receive`` and counting ``send``.
 
-    __slots__ = ("body_bytes", "first_body", "left")
+    ``receive`` gives the (empty) request body once, as a server does (Django reads
+    it before the view runs), then never answers until :meth:`leave`.
+    """
+
+    __slots__ = ("body_bytes", "body_read", "first_body", "left")
 
     def __init__(self) -> None:
         self.body_bytes = 0
+        self.body_read = False
         self.first_body = asyncio.Event()
         self.left = asyncio.Event()  # a new waiter per receive(), as a server's
 
     async def receive(self) -> dict[str, Any]:
+        if not self.body_read:
+            self.body_read = True
+            return {"type": "http.request", "body": b"", "more_body": False}
         await self.left.wait()
         return {"type": "http.disconnect"}
 
