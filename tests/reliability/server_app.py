@@ -42,7 +42,7 @@ ASGIApp = Callable[..., Any]
 
 #: What a failing bot raises: the client must never see it (see tests/reliability/secrets.py).
 BOT_FAILURE = "upstream refused api_key=sk-proj-Chaos0123456789abcdefABCDEF at https://admin:hunter2@llm.internal.corp:8443/v1"
-TARGETS = ("core", "starlette", "fastapi", "litestar", "quart", "django")
+TARGETS = ("core", "starlette", "fastapi", "litestar", "quart", "quart-lent", "django")
 
 
 def token(rid: str, index: int) -> str:
@@ -208,11 +208,12 @@ def litestar_app(options: Options) -> ASGIApp:
     return Litestar([post("/chat", status_code=200)(chat)])
 
 
-def quart_app(options: Options) -> ASGIApp:
+def quart_app(options: Options, *, lend: bool = False) -> ASGIApp:
+    """``lend``: with ``ssekit_quart.lend_send``, the producer's task writes each event."""
     from quart import Quart, Response, request
-    from ssekit_quart import sse_response
+    from ssekit_quart import lend_send, sse_response
 
-    app = Quart(__name__)
+    app = lend_send(Quart(__name__)) if lend else Quart(__name__)
 
     async def chat() -> Response:
         messages = (await request.get_json())["messages"]
@@ -245,6 +246,7 @@ BUILDERS: dict[str, Callable[[Options], ASGIApp]] = {
     "fastapi": fastapi_app,
     "litestar": litestar_app,
     "quart": quart_app,
+    "quart-lent": lambda options: quart_app(options, lend=True),
     "django": django_app,
 }
 

@@ -7,9 +7,9 @@ response -> a real server on 127.0.0.1 -> the socket -> two parsers we did not w
 Targets: core ``chat_app`` (on uvicorn, hypercorn's trio worker and granian, asked by POST and
 by GET) and core ``EventStreamResponse`` on uvicorn; ssekit_starlette's ``sse_response`` in
 Starlette and FastAPI, and ``EventSourceResponse`` as FastAPI's ``response_class`` of a
-generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn); ssekit_django's
-``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and daphne), and ``chat_app`` at a
-Django URL through ``asgi_view``.
+generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn, with and without
+``lend_send``); ssekit_django's ``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and
+daphne), and ``chat_app`` at a Django URL through ``asgi_view``.
 
 What a client must see is computed here from the spec alone (docs/wire-format.md): one
 ``message`` per non-empty ``str`` token, its data the token with CRLF and CR read as LF
@@ -183,11 +183,11 @@ def _litestar_app() -> Any:
     return Litestar([chat, with_ids])
 
 
-def _quart_app() -> Any:
+def _quart_app(lend: bool = False) -> Any:
     from quart import Quart, Response, request
-    from ssekit_quart import sse_response
+    from ssekit_quart import lend_send, sse_response
 
-    app = Quart(__name__)
+    app = lend_send(Quart(__name__)) if lend else Quart(__name__)
 
     @app.get("/chat")
     async def chat() -> Response:
@@ -242,6 +242,7 @@ TARGETS: dict[str, Target] = {
     "fastapi-response_class": Target(lambda: _fastapi_app(response_class=True), "uvicorn"),
     "litestar": Target(_litestar_app, "uvicorn"),
     "quart": Target(_quart_app, "hypercorn-asyncio"),
+    "quart-lent": Target(lambda: _quart_app(lend=True), "hypercorn-asyncio"),
     "django": Target(_django_app, "uvicorn"),
     "django-daphne": Target(_django_app, "daphne"),
     "chat_app-django": Target(_chat_app_in_django, "uvicorn"),
