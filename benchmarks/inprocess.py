@@ -32,7 +32,7 @@ from time import process_time
 
 import uvloop
 from _inprocess_apps import BARE, CPU_TARGETS, App, Client, build, encoded, scope
-from _suite import add_table, finish, new_result, parser, ratio_text, ratios, spread
+from report import add_table, finish, new_result, parser, ratio_text, ratios, spread
 
 
 async def trial(app: App, target: str, events: int, paced: bool) -> float:
@@ -128,7 +128,7 @@ def cpu_table(seconds: dict[str, list[float]], targets: list[str]) -> list[list[
                 target,
                 spread(seconds[target], 1e6, 2),
                 ratio_text(ratios(seconds[target], seconds["floor"])),
-                ratio_text(ratios(seconds[target], seconds["core"])),
+                ratio_text(ratios(seconds[target], seconds["ssekit"])),
             ]
         )
     return rows
@@ -138,7 +138,7 @@ def memory_rows(apps: dict[str, App], targets: list[str], streams: int) -> list[
     measured = {
         target: uvloop.run(idle_memory(apps[target], target, streams)) for target in targets
     }
-    core = measured["core"]["total"]
+    core = measured["ssekit"]["total"]
     columns = ("core", "adapter", "framework", "asyncio, harness")
     return [
         [
@@ -162,7 +162,7 @@ def main() -> None:
     events, rounds, streams = (
         (500, 2, 50) if args.quick else (args.events, args.rounds, args.streams)
     )
-    targets = list(dict.fromkeys(["floor", "core", *args.targets]))
+    targets = list(dict.fromkeys(["floor", "ssekit", *args.targets]))
     apps = build()
     load_before = _load()
     result = new_result(

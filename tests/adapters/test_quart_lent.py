@@ -11,7 +11,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from quart import Quart, Response
@@ -19,7 +19,7 @@ from ssekit_quart import lend_send, sse_response
 
 from tests.adapters.wire import client
 from tests.reliability.aclient import chat_request
-from tests.reliability.server_app import STATS, Options, quart_app, with_test_routes
+from tests.reliability.server_app import STATS, Options, build_app
 from tests.servers import serve
 
 EVENTS = 3
@@ -106,7 +106,7 @@ def test_client_leaving_as_its_request_is_read_is_dropped_before_any_event() -> 
     without waiting for any output (the lost cancellation is honoured before pushing).
     """
     options = Options(ping=None, send_timeout=1.0)
-    inner = with_test_routes(lend_send(cast(Quart, quart_app(options))), options)
+    inner = build_app("quart-lent", options)
     in_flight = {"chat": 0, "served": 0}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
