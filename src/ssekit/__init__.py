@@ -12,6 +12,7 @@ from ._exceptions import (
     RequestRefused,
     RequestTooLarge,
     SsekitError,
+    StoreUnavailable,
     WriteTimeout,
 )
 from ._framing import Framing
@@ -45,6 +46,7 @@ __all__ = [
     "ServerSentEvent",
     "ShutdownSignal",
     "SsekitError",
+    "StoreUnavailable",
     "StreamOptions",
     "StreamingBot",
     "ToolCallDelta",
