@@ -79,6 +79,7 @@ SCENARIOS: dict[str, Scenario] = {
     "protocol_frames": Scenario("protocol_frames", suite=False),
     "redact_cost": Scenario("redact_cost", suite=False),
     "resume": Scenario("resume", suite=False),
+    "fastapi_paths": Scenario("fastapi_paths", suite=False),
     # No server: each adapter's CPU per event and memory per idle stream against the core's.
     "inprocess": Scenario("inprocess", ("--memory", "--streams", "1000")),
 }

@@ -19,6 +19,7 @@ from ._framing import Framing
 from ._options import StreamOptions, check_options
 from ._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._producer import Item, Producer, close_producer
+from ._pushed import EventSender, PushedEvents, pushed
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
 from ._shutdown import ShutdownSignal
@@ -31,6 +32,7 @@ __all__ = [
     "ClientGone",
     "ErrorFormatter",
     "EventLike",
+    "EventSender",
     "EventStream",
     "EventStreamResponse",
     "Finish",
@@ -40,6 +42,7 @@ __all__ = [
     "Part",
     "Producer",
     "PulledResponse",
+    "PushedEvents",
     "ReasoningDelta",
     "RequestRefused",
     "RequestTooLarge",
@@ -61,6 +64,7 @@ __all__ = [
     "event_stream_bytes",
     "format_error",
     "last_event_id",
+    "pushed",
     "redact",
     "sse_stream",
     "warm_up",
