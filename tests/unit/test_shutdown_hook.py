@@ -246,3 +246,21 @@ def test_a_pulled_stream_asked_for_after_the_signal_gets_503_too() -> None:
     assert pulled.status_code == 503 and (b"retry-after", b"1") in pulled.headers
     assert json.loads(body) == REFUSAL
     assert producer.closed and not producer.started
+
+
+def test_a_pushed_body_asked_for_after_the_signal_is_the_503_too() -> None:
+    """A host that lends its `send` (`body.push`) gets the same JSON as one that pulls."""
+    shutdown = ShutdownSignal()
+    shutdown.set()
+    producer = Producer()
+    pulled = EventStreamResponse(producer, shutdown=shutdown).pull(http_scope())
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    anyio.run(pulled.body.push, send)
+    assert pulled.status_code == 503 and (b"retry-after", b"1") in pulled.headers
+    assert [message["type"] for message in sent] == ["http.response.body"]
+    assert json.loads(sent[0]["body"]) == REFUSAL
+    assert producer.closed and not producer.started
