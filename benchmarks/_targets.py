@@ -10,7 +10,9 @@ every target under its own path, so that one run can interleave them:
   (``/ssekit-starlette``, ``/ssekit-fastapi``, ``/ssekit-litestar``, ``/ssekit-quart``);
 - peers: ``/sse-starlette``, ``/fastapi`` (FastAPI's built-in SSE),
   ``/litestar`` (Litestar's ``ServerSentEvent``), ``/quart`` (the Quart docs
-  pattern: an async generator of bytes, ``text/event-stream``, timeout off).
+  pattern: an async generator of bytes, ``text/event-stream``, timeout off);
+- Django (``_django_targets.py``): ``/ssekit-django`` and the peer ``/django`` (a
+  ``StreamingHttpResponse`` of an async generator), and ``/ssekit-django-pull``.
 
 Every stream is the same token stream, ``event: message`` with data
 ``tok<i>``. The query: ``n=`` events (0: endless); ``paced=1`` (one await
@@ -44,10 +46,21 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from _common import Server, _rss
+from _django_targets import DESCRIPTIONS as DJANGO_DESCRIPTIONS
+from _django_targets import build_django_apps
 
 FLOORS = ("floor", "floor-asgi")
-SSEKIT = ("ssekit", "ssekit-starlette", "ssekit-fastapi", "ssekit-litestar", "ssekit-quart")
-PEERS = ("sse-starlette", "fastapi", "litestar", "quart")
+SSEKIT: tuple[str, ...] = (
+    "ssekit",
+    "ssekit-starlette",
+    "ssekit-fastapi",
+    "ssekit-litestar",
+    "ssekit-quart",
+)
+PEERS: tuple[str, ...] = ("sse-starlette", "fastapi", "litestar", "quart")
+# Django (_django_targets.py): the adapter and the pattern Django users write.
+SSEKIT += ("ssekit-django",)
+PEERS += ("django",)
 TARGETS = FLOORS + SSEKIT + PEERS
 SERVERS = ("uvicorn", "hypercorn")
 #: What each target is, for the tables.
@@ -63,6 +76,7 @@ DESCRIPTIONS = {
     "fastapi": "FastAPI's built-in `fastapi.sse.EventSourceResponse`, handler yields",
     "litestar": "Litestar's `litestar.response.ServerSentEvent`",
     "quart": "Quart docs pattern: async generator of bytes, timeout off",
+    **DJANGO_DESCRIPTIONS,
 }
 
 _CLOSED: dict[str, float] = {}
@@ -240,6 +254,7 @@ def build_app() -> Any:
         "/ssekit-litestar": litestar,
         "/quart": quart,
         "/ssekit-quart": quart,
+        **build_django_apps(_items, _dict, _encoded),
     }
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -363,6 +378,7 @@ def machine() -> dict[str, str]:
                 break
     packages: tuple[str, ...] = ("uvicorn", "httptools", "uvloop", "hypercorn", "h11")
     packages += ("starlette", "fastapi", "litestar", "quart", "sse-starlette", "anyio", "ssekit")
+    packages += ("django",)
     root = Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(root)]
     try:

@@ -22,7 +22,7 @@ import anyio
 
 from ssekit import EventStreamResponse
 
-Server = Literal["uvicorn", "hypercorn-asyncio", "hypercorn-trio", "granian"]
+Server = Literal["uvicorn", "hypercorn-asyncio", "hypercorn-trio", "granian", "daphne"]
 SERVERS: tuple[Server, ...] = ("uvicorn", "hypercorn-asyncio", "hypercorn-trio", "granian")
 
 _START_TIMEOUT = 15.0
@@ -65,6 +65,12 @@ def serve(app: Any, server: Server = "uvicorn", **options: Any) -> Iterator[Runn
     docs/serving.md shows for each server (to set a ``ssekit.ShutdownSignal``).
     """
     port = free_port()
+    if server == "daphne":  # one Twisted reactor for the session: see tests/support/daphne.py
+        from tests.support.daphne import serve_daphne
+
+        with serve_daphne(app, port):
+            yield Running("127.0.0.1", port)
+        return
     stop = threading.Event()
     errors: list[BaseException] = []
 

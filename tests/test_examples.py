@@ -162,7 +162,26 @@ def litellm_was_imported_at_the_first_request(url: str) -> bool:
     return bool(httpx.get(f"{url}{PROBE_PATH}", timeout=10).json()["litellm_imported"])
 
 
-@pytest.mark.parametrize("name", CHAT_EXAMPLES)
+def test_django_example_streams_an_answer(tmp_path: Path) -> None:
+    """The Django example configures Django's settings, which belong to the process: it runs
+    in a process of its own (uvicorn, lifespan on, as its docstring says)."""
+    with example_process("django_chat", tmp_path / "server.log") as served:
+        answer = ask(served.url, ["Hello, example"])
+        empty = ask(served.url, [])
+        with httpx.Client(timeout=30) as http:
+            form = http.post(f"{served.url}/chat", data={"messages": "Hello"})
+            slashed = http.post(f"{served.url}/chat/", json={"messages": ["Hello"]})
+    assert (answer.status, answer.content_type) == (200, "text/event-stream; charset=utf-8")
+    assert answer.text.startswith('You said: "Hello, example". This is ssekit')
+    assert [event.event for event in answer.events].count("message") > 10
+    assert answer.final.event == "done"
+    assert empty.status == 400
+    assert b"messages must not be empty" in empty.body
+    assert form.status_code == 415  # why csrf_exempt is safe there
+    assert slashed.status_code == 404  # /chat exactly, no redirect
+
+
+@pytest.mark.parametrize("name", [*CHAT_EXAMPLES, "django_chat"])
 def test_the_first_request_after_startup_does_not_pay_litellms_import(
     name: str, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ HEAVY = [
     "fastapi",
     "litestar",
     "quart",
+    "django",
     "sse_starlette",
     "litellm",
     "httpx",

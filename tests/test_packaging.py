@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(1200)
 
 ROOT = Path(__file__).parent.parent
 LICENSE = (ROOT / "LICENSE").read_bytes()
-DISTRIBUTIONS = ("ssekit", "ssekit_starlette", "ssekit_litestar", "ssekit_quart")
+DISTRIBUTIONS = ("ssekit", "ssekit_starlette", "ssekit_litestar", "ssekit_quart", "ssekit_django")
 #: What the tests install (the demo and one adapter), as the README's lines name them.
 INSTALLED = ("ssekit[serve]", "ssekit-starlette")
 BUILD_TIMEOUT = 300

@@ -235,6 +235,29 @@ def quart_app() -> Any:
     return app
 
 
+def django_app(middleware: Any = ()) -> Any:
+    """Django views returning ``ssekit_django.sse_response``, served by ssekit's handler."""
+    import json
+
+    from django.http import HttpRequest, HttpResponseBase, JsonResponse
+    from django.urls import path
+    from ssekit_django import sse_response
+
+    from tests.support.django_project import asgi_app
+
+    async def stream(request: HttpRequest, kind: str) -> HttpResponseBase:
+        key, n = request.GET.get("key", ""), int(request.GET.get("n", "3"))
+        return sse_response(produce(kind, key, n), ping=PING)
+
+    async def chat(request: HttpRequest) -> HttpResponseBase:
+        messages = json.loads(request.body).get("messages")
+        if not messages:
+            return JsonResponse({"detail": "messages must not be empty"}, status=400)
+        return sse_response(sse_stream(BOT, messages), ping=PING)
+
+    return asgi_app([path("chat", chat), path("<str:kind>", stream)], middleware)
+
+
 #: Every target: (name, app factory, the server it is tested on).
 TARGETS: dict[str, tuple[Callable[[], Any], str]] = {
     "core": (core_app, "uvicorn"),
@@ -243,4 +266,6 @@ TARGETS: dict[str, tuple[Callable[[], Any], str]] = {
     "fastapi-response_class": (lambda: fastapi_app(response_class=True), "uvicorn"),
     "litestar": (litestar_app, "uvicorn"),
     "quart": (quart_app, "hypercorn-asyncio"),
+    "django": (django_app, "uvicorn"),
+    "django-daphne": (django_app, "daphne"),
 }

@@ -4,7 +4,8 @@ For each stack: events arrive one by one as they are produced (the producer
 yields the next one only after the client saw the previous one, so a buffering
 middleware would hang the test, not pass it), and a client leaving still closes
 the producer. Quart has no compression middleware of its own (see
-docs/adapters.md).
+docs/adapters.md). Django's stack is a project's typical ``MIDDLEWARE``, with
+``GZipMiddleware`` in it (``tests/support/django_project.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.adapters.apps import PROBE, fastapi_app, litestar_app, starlette_app
+from tests.adapters.apps import PROBE, django_app, fastapi_app, litestar_app, starlette_app
 from tests.adapters.wire import client, new_key, read_until, tokens, wait_for
 from tests.servers import Running, serve
 
@@ -49,6 +50,12 @@ def _litestar_gzip() -> Any:
     return litestar_app(compression_config=CompressionConfig(backend="gzip", minimum_size=1))
 
 
+def _django_typical() -> Any:
+    from tests.support.django_project import TAG_MIDDLEWARE, TYPICAL_MIDDLEWARE
+
+    return django_app([*TYPICAL_MIDDLEWARE, TAG_MIDDLEWARE])
+
+
 STACKS: dict[str, tuple[Callable[[], Any], str | None, str | None]] = {
     # name: (app, content-encoding expected, header the middleware adds)
     "starlette+gzip": (lambda: starlette_app(_gzip()), None, None),
@@ -59,6 +66,7 @@ STACKS: dict[str, tuple[Callable[[], Any], str | None, str | None]] = {
         "x-middleware",
     ),
     "litestar+gzip": (_litestar_gzip, "gzip", None),
+    "django+typical-middleware": (_django_typical, None, "x-middleware"),
 }
 
 

@@ -13,6 +13,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {"core": EventStreamResponse}
 
 
 def _register() -> None:
+    from ssekit_django import sse_response as django_sse
     from ssekit_litestar import sse_response as litestar_sse
     from ssekit_quart import sse_response as quart_sse
     from ssekit_starlette import EventSourceResponse
@@ -24,6 +25,7 @@ def _register() -> None:
     )
     BUILDERS["litestar"] = litestar_sse
     BUILDERS["quart"] = quart_sse
+    BUILDERS["django"] = django_sse
 
 
 _register()

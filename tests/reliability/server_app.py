@@ -42,7 +42,7 @@ ASGIApp = Callable[..., Any]
 
 #: What a failing bot raises: the client must never see it (see tests/reliability/secrets.py).
 BOT_FAILURE = "upstream refused api_key=sk-proj-Chaos0123456789abcdefABCDEF at https://admin:hunter2@llm.internal.corp:8443/v1"
-TARGETS = ("core", "starlette", "fastapi", "litestar", "quart")
+TARGETS = ("core", "starlette", "fastapi", "litestar", "quart", "django")
 
 
 def token(rid: str, index: int) -> str:
@@ -222,12 +222,30 @@ def quart_app(options: Options) -> ASGIApp:
     return app
 
 
+def django_app(options: Options) -> ASGIApp:
+    """ssekit_django's ``sse_response`` in a view, behind a typical ``MIDDLEWARE``."""
+    from django.http import HttpRequest, HttpResponseBase
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+    from ssekit_django import sse_response
+
+    from tests.support.django_project import TYPICAL_MIDDLEWARE, asgi_app
+
+    async def chat(request: HttpRequest) -> HttpResponseBase:
+        messages = json.loads(request.body)["messages"]
+        return sse_response(sse_stream(options.chat_bot, messages), **options.response())
+
+    app: ASGIApp = asgi_app([path("chat", csrf_exempt(chat))], TYPICAL_MIDDLEWARE)
+    return app
+
+
 BUILDERS: dict[str, Callable[[Options], ASGIApp]] = {
     "core": core_app,
     "starlette": starlette_app,
     "fastapi": fastapi_app,
     "litestar": litestar_app,
     "quart": quart_app,
+    "django": django_app,
 }
 
 
@@ -385,11 +403,29 @@ def run_hypercorn(app: ASGIApp, args: argparse.Namespace, shutdown: ShutdownSign
     return began[0] if began else time.monotonic()
 
 
+def run_daphne(app: ASGIApp, args: argparse.Namespace, shutdown: ShutdownSignal) -> float:
+    """Daphne as its command line runs it: Twisted's reactor in this thread, its signals."""
+    from daphne.server import Server
+    from twisted.internet import reactor
+
+    began: list[float] = []
+
+    def on_shutdown() -> None:
+        began.append(time.monotonic())
+        shutdown.set()  # daphne then cancels every application still running
+
+    twisted: Any = reactor
+    twisted.addSystemEventTrigger("before", "shutdown", on_shutdown)
+    endpoint = f"tcp:port={args.port}:interface=127.0.0.1:backlog=4096"
+    Server(app, endpoints=[endpoint], verbosity=0).run()
+    return began[0] if began else time.monotonic()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", choices=TARGETS, default="core")
     parser.add_argument(
-        "--server", choices=("uvicorn", "hypercorn", "hypercorn-trio"), default="uvicorn"
+        "--server", choices=("uvicorn", "hypercorn", "hypercorn-trio", "daphne"), default="uvicorn"
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--send-timeout", type=float, default=1.0)
@@ -403,7 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     shutdown = ShutdownSignal(grace=args.grace)
     options = Options(ping=args.ping, send_timeout=args.send_timeout, shutdown=shutdown)
     app = build_app(args.target, options)
-    run = run_uvicorn if args.server == "uvicorn" else run_hypercorn
+    runners = {"uvicorn": run_uvicorn, "daphne": run_daphne}
+    run = runners.get(args.server, run_hypercorn)
     began = run(app, args, shutdown)
     _write_stats(args.stats_file, began, time.monotonic())
     sys.stdout.flush()

@@ -7,7 +7,9 @@ response -> a real server on 127.0.0.1 -> the socket -> two parsers we did not w
 Targets: core ``chat_app`` (on uvicorn, hypercorn's trio worker and granian, asked by POST and
 by GET) and core ``EventStreamResponse`` on uvicorn; ssekit_starlette's ``sse_response`` in
 Starlette and FastAPI, and ``EventSourceResponse`` as FastAPI's ``response_class`` of a
-generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn).
+generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn); ssekit_django's
+``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and daphne), and ``chat_app`` at a
+Django URL through ``asgi_view``.
 
 What a client must see is computed here from the spec alone (docs/wire-format.md): one
 ``message`` per non-empty ``str`` token, its data the token with CRLF and CR read as LF
@@ -198,6 +200,33 @@ def _quart_app() -> Any:
     return app
 
 
+def _django_app() -> Any:
+    from django.http import HttpRequest, HttpResponseBase
+    from django.urls import path
+    from ssekit_django import sse_response
+
+    from tests.support.django_project import TYPICAL_MIDDLEWARE, asgi_app
+
+    async def chat(request: HttpRequest) -> HttpResponseBase:
+        return sse_response(chat_events(request.GET["key"]), ping=None)
+
+    async def with_ids(request: HttpRequest) -> HttpResponseBase:
+        return sse_response(numbered(chat_events(request.GET["key"])), ping=None)
+
+    urls = [path("chat", chat), path("numbered", with_ids)]
+    return asgi_app(urls, TYPICAL_MIDDLEWARE)
+
+
+def _chat_app_in_django() -> Any:
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+    from ssekit_django import asgi_view
+
+    from tests.support.django_project import TYPICAL_MIDDLEWARE, asgi_app
+
+    return asgi_app([path("chat", csrf_exempt(asgi_view(_chat_app())))], TYPICAL_MIDDLEWARE)
+
+
 class Target(NamedTuple):
     build: Callable[[], Any]
     server: Server
@@ -213,6 +242,9 @@ TARGETS: dict[str, Target] = {
     "fastapi-response_class": Target(lambda: _fastapi_app(response_class=True), "uvicorn"),
     "litestar": Target(_litestar_app, "uvicorn"),
     "quart": Target(_quart_app, "hypercorn-asyncio"),
+    "django": Target(_django_app, "uvicorn"),
+    "django-daphne": Target(_django_app, "daphne"),
+    "chat_app-django": Target(_chat_app_in_django, "uvicorn"),
 }
 
 #: Streams checked per target (each checked by both parsers), for the figures.
