@@ -1,7 +1,8 @@
 """What both OpenAI endpoints write the same way: errors, usage, finish reasons.
 
-The JSON helpers every protocol shares (`json_string` for the hot path of a
-text delta, `json_frame`, `new_id`, `DONE`) are `_wire`'s, named here too.
+The JSON helpers every protocol shares (`json_string`, `json_frame`, `new_id`,
+`DONE`) are `_wire`'s, named here too; `delta_frame`, a text delta's frame, is
+imported from `_wire` itself.
 """
 
 from __future__ import annotations

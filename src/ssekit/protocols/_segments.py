@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._part_framing import PartFraming
-from ._wire import json_string, new_id
+from ._wire import delta_frame, new_id
 
 __all__ = ["REASONING", "TEXT", "SegmentFraming", "ToolCall"]
 
@@ -80,7 +80,7 @@ class SegmentFraming(PartFraming):
     def frame(self, part: Part) -> bytes:
         if type(part) is str:
             if self._open is TEXT:
-                return (self.delta_head + json_string(part) + "}\n\n").encode()
+                return delta_frame(self.delta_head, part, "}\n\n")
             return self._delta(TEXT, part)
         if isinstance(part, ReasoningDelta):
             return self._delta(REASONING, part.text)
@@ -97,7 +97,7 @@ class SegmentFraming(PartFraming):
         if self._open is not kind:
             frames = self.end_segment() + self._start(kind)
             self._open = kind
-        return frames + (self.delta_head + json_string(text) + "}\n\n").encode()
+        return frames + delta_frame(self.delta_head, text, "}\n\n")
 
     def _call_piece(self, part: ToolCallDelta) -> bytes:
         frames = b""

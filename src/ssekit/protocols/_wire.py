@@ -1,7 +1,7 @@
 """What every JSON-over-SSE protocol writes the same way: JSON strings, frames, ids, errors.
 
 A text delta is the hot path of every protocol: its frame is a prefix made
-once per streamed part, the delta as a JSON string (`json_string`, the C
+once per streamed part, the delta as a JSON string (`delta_frame`, the C
 escaper) and a suffix, never a `json.dumps` of a dict per token. Everything
 else is `json_frame`.
 """
@@ -13,7 +13,15 @@ from json.encoder import encode_basestring, encode_basestring_ascii
 
 from .._asgi import Answer, error_body, json_error_headers, json_text
 
-__all__ = ["DONE", "data_frame", "json_frame", "json_string", "new_id", "plain_error"]
+__all__ = [
+    "DONE",
+    "data_frame",
+    "delta_frame",
+    "json_frame",
+    "json_string",
+    "new_id",
+    "plain_error",
+]
 
 #: The end of an OpenAI Chat Completions or AI SDK stream (their clients stop reading at it).
 DONE = b"data: [DONE]\n\n"
@@ -32,6 +40,19 @@ def json_string(text: str) -> str:
     except UnicodeEncodeError:
         quoted = encode_basestring_ascii(text)
     return quoted
+
+
+def delta_frame(head: str, text: str, tail: str) -> bytes:
+    """`head`, `text` as a JSON string, `tail`, as UTF-8 bytes: a text delta's frame.
+
+    The hot path of every protocol, so it encodes once: `json_string` would
+    encode the quoted text to check it, then the frame again. `head` and `tail`
+    are the protocol's own (ids, JSON text), never a lone surrogate.
+    """
+    try:
+        return (head + encode_basestring(text) + tail).encode()
+    except UnicodeEncodeError:  # a lone surrogate in the text: escaped, as JSON allows
+        return (head + encode_basestring_ascii(text) + tail).encode()
 
 
 def json_frame(document: object, event: str | None = None, id: str | None = None) -> bytes:
