@@ -4,14 +4,12 @@
 endpoint must live among your own FastAPI routes. Run it with
 `uv run uvicorn examples.ag_ui_endpoint:app`, then, in TypeScript:
 
-```ts
-import { HttpAgent } from "@ag-ui/client";
+    import { HttpAgent } from "@ag-ui/client";
 
-const agent = new HttpAgent({ url: "http://localhost:8000/agent" });
-agent.addMessage({ id: crypto.randomUUID(), role: "user", content: "Hi!" });
-await agent.runAgent();
-console.log(agent.messages.at(-1)?.content);
-```
+    const agent = new HttpAgent({ url: "http://localhost:8000/agent" });
+    agent.addMessage({ id: crypto.randomUUID(), role: "user", content: "Hi!" });
+    await agent.runAgent();
+    console.log(agent.messages.at(-1)?.content);
 
 The run streams `RUN_STARTED`, the reasoning, text and tool call events as the
 model sends them, then `RUN_FINISHED`; a failure is `RUN_ERROR` (`code`

@@ -4,14 +4,12 @@
 endpoint must live among your own FastAPI routes. Run it with
 `uv run uvicorn examples.ai_sdk_fastapi:app`, then, in a React page (ai 5 or later):
 
-```tsx
-import { useChat } from "@ai-sdk/react";
-import { DefaultChatTransport } from "ai";
+    import { useChat } from "@ai-sdk/react";
+    import { DefaultChatTransport } from "ai";
 
-const { messages, sendMessage, stop } = useChat({
-  transport: new DefaultChatTransport({ api: "http://localhost:8000/api/chat" }),
-});
-```
+    const { messages, sendMessage, stop } = useChat({
+      transport: new DefaultChatTransport({ api: "http://localhost:8000/api/chat" }),
+    });
 
 The answer streams as the UI Message Stream (`x-vercel-ai-ui-message-stream: v1`):
 text, reasoning and tool-call input as the model sends them, then `finish` and
