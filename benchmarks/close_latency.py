@@ -12,7 +12,8 @@ were not closed within ``--deadline`` s, and how many were never closed
 (still open when the mode ends, after a last wait). The floors are left out:
 they do not watch for the client. A target whose producer was not closed in
 time gets a pause before the next trial, so its leftover work does not load
-the others' trials.
+the others' trials. What a target's app raised when its client left is counted
+by the server (``/errors``) and shown, not printed as a traceback per trial.
 
     uv run python benchmarks/close_latency.py [--trials 200] [--peer-busy-trials 20] [--quick]
 """
@@ -21,11 +22,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from argparse import Namespace
+from dataclasses import dataclass, field
 from statistics import median
 
-from _common import open_stream, percentile, read_until
-from _suite import Result, add_goal, add_plot, add_table, finish, new_result, parser
-from _targets import PEERS, SSEKIT, TargetServer, target_server
+from clients import open_stream, percentile, read_until
+from report import Result, add_goal, add_plot, add_table, finish, new_result, parser
+from server import TargetServer, target_server
+from targets import PEERS, SSEKIT
 
 _counter = itertools.count()
 
@@ -53,6 +57,50 @@ def one_trial(
     return key, None
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """Trials per target and mode, busy trials per peer, and the close deadline (s)."""
+
+    trials: int
+    peer_busy: int
+    deadline: float
+
+
+@dataclass
+class Mode:
+    """One mode's outcome per target: delays, late keys, never closed, what the app raised."""
+
+    delays: dict[str, list[float]] = field(default_factory=dict)
+    late: dict[str, list[str]] = field(default_factory=dict)
+    never: dict[str, int] = field(default_factory=dict)
+    raised: dict[str, list[str]] = field(default_factory=dict)
+
+
+def run_mode(running: TargetServer, busy: bool, args: Namespace, sizes: Sizes) -> Mode:
+    """Every target's trials in one mode, interleaved trial by trial."""
+    mode = Mode({t: [] for t in args.targets}, {t: [] for t in args.targets})
+    for target in args.targets:  # warm up
+        one_trial(running, target, False, sizes.deadline)
+    for trial in range(sizes.trials):
+        for target in args.targets:
+            if busy and target in PEERS and trial >= sizes.peer_busy:
+                continue
+            if len(mode.late[target]) >= args.give_up:
+                continue
+            key, delay = one_trial(running, target, busy, sizes.deadline)
+            if delay is None:
+                mode.late[target].append(key)
+            else:
+                mode.delays[target].append(delay)
+            if delay is None or delay > 0.1:
+                time.sleep(0.3)
+    time.sleep(0.5 if args.quick else 3.0)
+    for target, keys in mode.late.items():
+        mode.never[target] = sum(running.get_json(f"/closed?k={k}") is None for k in keys)
+    mode.raised = running.errors()
+    return mode
+
+
 def main() -> None:
     cli = parser(__doc__)
     cli.add_argument("--trials", type=int, default=200, help="trials per target and mode")
@@ -65,81 +113,61 @@ def main() -> None:
     )
     cli.add_argument("--targets", nargs="*", default=list(SSEKIT + PEERS))
     args = cli.parse_args()
-    trials, peer_busy = (5, 3) if args.quick else (args.trials, args.peer_busy_trials)
-    deadline = 0.5 if args.quick else args.deadline
+    sizes = (
+        Sizes(3, 2, 0.5) if args.quick else Sizes(args.trials, args.peer_busy_trials, args.deadline)
+    )
     result = new_result(
         "Client close -> producer `finally`",
-        f"uvicorn, a fresh server per mode; {trials} trials per target and mode (peers: "
-        f"{peer_busy} in the busy mode, where their producers run on), interleaved trial by "
-        f"trial. Not closed in time: no `finally` within {deadline:g} s of the close (a target "
-        f"is given up on in a mode after {args.give_up} of those); never closed: still no "
-        "`finally` when the mode's trials were over and 3 s more had passed.",
+        f"uvicorn, a fresh server per mode; {sizes.trials} trials per target and mode (peers: "
+        f"{sizes.peer_busy} in the busy mode, where their producers run on), interleaved trial "
+        f"by trial. Not closed in time: no `finally` within {sizes.deadline:g} s of the close (a "
+        f"target is given up on in a mode after {args.give_up} of those); never closed: still no "
+        "`finally` when the mode's trials were over and 3 s more had passed; raised in the "
+        "server: what the target's app raised when its client left (FastAPI's built-in SSE: "
+        "`BrokenResourceError` from its keepalive task, fastapi/fastapi#15725).",
     )
     for busy in (False, True):
-        delays: dict[str, list[float]] = {t: [] for t in args.targets}
-        late: dict[str, list[str]] = {t: [] for t in args.targets}
-        never = dict.fromkeys(args.targets, 0)
         with target_server("uvicorn") as running:
-            for target in args.targets:  # warm up
-                one_trial(running, target, False, deadline)
-            for trial in range(trials):
-                for target in args.targets:
-                    if busy and target in PEERS and trial >= peer_busy:
-                        continue
-                    if len(late[target]) >= args.give_up:
-                        continue
-                    key, delay = one_trial(running, target, busy, deadline)
-                    if delay is None:
-                        late[target].append(key)
-                    else:
-                        delays[target].append(delay)
-                    if delay is None or delay > 0.1:
-                        time.sleep(0.3)
-            time.sleep(0.5 if args.quick else 3.0)
-            for target, keys in late.items():
-                never[target] = sum(running.get_json(f"/closed?k={k}") is None for k in keys)
-        mode = "busy (20,000 ready events)" if busy else "waiting for its next item"
-        rows = []
-        for target in args.targets:
-            values = delays[target]
-            cells = (
-                [f"{v * 1e3:.2f}" for v in (median(values), percentile(values, 0.99), max(values))]
-                if values
-                else ["-", "-", "-"]
+            mode = run_mode(running, busy, args, sizes)
+        report(result, busy, mode, args.targets, sizes.deadline)
+        if "ssekit" in mode.delays:
+            judge(
+                result, busy, mode.delays["ssekit"], len(mode.late["ssekit"]), mode.never["ssekit"]
             )
-            count = len(values) + len(late[target])
-            rows.append([target, str(count), *cells, str(len(late[target])), str(never[target])])
-        add_table(
-            result,
-            f"**Producer {mode}: client close -> `finally`, ms**",
-            [
-                "target",
-                "trials",
-                "p50",
-                "p99",
-                "max",
-                f"not closed in {deadline:g} s",
-                "never closed",
-            ],
-            rows,
-        )
-        shown = [t for t in args.targets if delays[t]]
-        add_plot(
-            result,
-            f"close-{'busy' if busy else 'waiting'}",
-            f"Client close -> producer finally, producer {mode}",
-            shown,
-            {
-                "p50 ms": [median(delays[t]) * 1e3 for t in shown],
-                "p99 ms": [percentile(delays[t], 0.99) * 1e3 for t in shown],
-            },
-            "ms (log scale)",
-            reference=20.0 if busy else 5.0,
-            log=True,
-        )
-        if "ssekit" in delays:
-            judge(result, busy, delays["ssekit"], len(late["ssekit"]), never["ssekit"])
     finish(result, args.json)
+
+
+def report(result: Result, busy: bool, mode: Mode, targets: list[str], deadline: float) -> None:
+    """One mode's table and plot."""
+    rows = []
+    for target in targets:
+        values = mode.delays[target]
+        cells = (
+            [f"{v * 1e3:.2f}" for v in (median(values), percentile(values, 0.99), max(values))]
+            if values
+            else ["-", "-", "-"]
+        )
+        late, never = len(mode.late[target]), mode.never[target]
+        raised = ", ".join(sorted(set(mode.raised.get(target, [])))) or "-"
+        rows.append([target, str(len(values) + late), *cells, str(late), str(never), raised])
+    name = "busy (20,000 ready events)" if busy else "waiting for its next item"
+    columns = ["target", "trials", "p50", "p99", "max", f"not closed in {deadline:g} s"]
+    columns += ["never closed", "raised in the server"]
+    add_table(result, f"**Producer {name}: client close -> `finally`, ms**", columns, rows)
+    shown = [t for t in targets if mode.delays[t]]
+    add_plot(
+        result,
+        f"close-{'busy' if busy else 'waiting'}",
+        f"Client close -> producer finally, producer {name}",
+        shown,
+        {
+            "p50 ms": [median(mode.delays[t]) * 1e3 for t in shown],
+            "p99 ms": [percentile(mode.delays[t], 0.99) * 1e3 for t in shown],
+        },
+        "ms (log scale)",
+        reference=20.0 if busy else 5.0,
+        log=True,
+    )
 
 
 def judge(result: Result, busy: bool, values: list[float], late: int, never: int) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from statistics import median
 
-from _suite import (
+from encode import PAYLOADS, TARGETS, check_outputs_agree, run
+from report import (
     add_goal,
     add_plot,
     add_table,
@@ -23,7 +24,6 @@ from _suite import (
     ratios,
     spread,
 )
-from encode import PAYLOADS, TARGETS, check_outputs_agree, run
 
 _CORE = "ssekit encode(dict)"
 _STARLETTE = "sse-starlette ServerSentEvent(**dict).encode()"

@@ -17,13 +17,15 @@ import asyncio
 from typing import Any
 
 import uvloop
-from _suite import Result, add_goal, add_plot, add_table, finish, new_result, parser
-from _targets import PEERS, TARGETS, TargetServer, raise_fd_limit, target_server
+from clients import request
+from report import Result, add_goal, add_plot, add_table, finish, new_result, parser
+from server import TargetServer, raise_fd_limit, target_server
+from targets import DEFAULT, PEERS
 
 
 async def _open_one(port: int, target: str) -> Any:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /{target}?n=1&hold=1 HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+    writer.write(request(f"/{target}?n=1&hold=1"))
     await asyncio.wait_for(reader.readuntil(b"data: tok0"), 30)
     return writer
 
@@ -39,16 +41,16 @@ async def footprint(
     running: TargetServer, target: str, totals: list[int], quick: bool
 ) -> list[dict[str, Any]]:
     held: list[Any] = []
-    await open_idle(running.port, target, 50, held)
+    await open_idle(running.port, target, 5 if quick else 50, held)
     for writer in held:
         writer.close()
     held.clear()
-    await asyncio.sleep(0.2 if quick else 1.0)
+    await asyncio.sleep(0.05 if quick else 1.0)
     before = running.get_json("/stats")
     rows = []
     for total in totals:
         await open_idle(running.port, target, total - len(held), held)
-        await asyncio.sleep(0.1 if quick else 0.5)
+        await asyncio.sleep(0.05 if quick else 0.5)
         now = running.get_json("/stats")
         rows.append(
             {
@@ -65,9 +67,9 @@ async def footprint(
 def main() -> None:
     cli = parser(__doc__)
     cli.add_argument("--streams", type=int, nargs="*", default=[1000, 2000, 5000])
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
-    totals = [20, 60] if args.quick else sorted(args.streams)
+    totals = [20] if args.quick else sorted(args.streams)
     raise_fd_limit()
     measured: dict[str, list[dict[str, Any]]] = {}
     if args.quick:  # one server for all: only checks that every target runs
@@ -83,20 +85,7 @@ def main() -> None:
         "streams that each received one event and wait for the next. Growth of the server's "
         "RSS and asyncio task count after a warm-up, per stream.",
     )
-    rows = []
-    for target in args.targets:
-        floor = measured.get("floor")
-        for i, row in enumerate(measured[target]):
-            ratio = f"{row['kib'] / floor[i]['kib']:.2f}x" if floor and floor[i]["kib"] > 0 else "-"
-            rows.append(
-                [target, f"{row['streams']:,}", f"{row['kib']:.1f}", ratio, f"{row['tasks']:.2f}"]
-            )
-    add_table(
-        result,
-        "**Idle streams on uvicorn**",
-        ["target", "open streams", "KiB per stream", "KiB x floor", "tasks per stream"],
-        rows,
-    )
+    tabulate(result, measured)
     add_plot(
         result,
         "idle",
@@ -112,6 +101,20 @@ def main() -> None:
     if "ssekit" in measured:
         judge(result, measured, totals)
     finish(result, args.json)
+
+
+def tabulate(result: Result, measured: dict[str, list[dict[str, Any]]]) -> None:
+    """The table: KiB and tasks per stream at each size, KiB beside the floor's."""
+    rows = []
+    floor = measured.get("floor")
+    for target, sizes in measured.items():
+        for i, row in enumerate(sizes):
+            ratio = f"{row['kib'] / floor[i]['kib']:.2f}x" if floor and floor[i]["kib"] > 0 else "-"
+            rows.append(
+                [target, f"{row['streams']:,}", f"{row['kib']:.1f}", ratio, f"{row['tasks']:.2f}"]
+            )
+    columns = ["target", "open streams", "KiB per stream", "KiB x floor", "tasks per stream"]
+    add_table(result, "**Idle streams on uvicorn**", columns, rows)
 
 
 def judge(result: Result, measured: dict[str, list[dict[str, Any]]], totals: list[int]) -> None:

@@ -19,16 +19,20 @@ import asyncio
 import re
 import resource
 import time
+from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
 import uvloop
-from _common import cpu_seconds, percentile
-from _suite import add_plot, add_table, finish, new_result, parser
-from _targets import TARGETS, raise_fd_limit, target_server
+from clients import END, percentile, request
+from report import Result, add_plot, add_table, finish, new_result, parser
+from server import cpu_seconds, raise_fd_limit, target_server
+from targets import DEFAULT
 
+#: metric: target: one value per round.
+Figures = dict[str, dict[str, list[float]]]
+METRICS = ("cpu", "p50", "p99", "max", "arrived")
 _STAMP = re.compile(rb"data: tok\d+ (\d+\.\d+)\r?\n")  # sse-starlette, Litestar: CRLF
-_END = b"\r\n0\r\n\r\n"
 
 
 class _Stream(asyncio.Protocol):
@@ -51,7 +55,7 @@ class _Stream(asyncio.Protocol):
             self.delays.append(now - float(match.group(1)))
             end = match.end()
         self.buffer = buffer[end:]
-        if self.buffer.endswith(_END) and not self.done.done():
+        if self.buffer.endswith(END) and not self.done.done():
             self.done.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -66,12 +70,12 @@ async def one_load(
     loop = asyncio.get_running_loop()
     n = round(seconds * 1000 / every_ms)
     query = f"n={n}&every={every_ms}&lazy={int(lazy)}"
-    request = f"GET /{target}?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode()
+    request_bytes = request(f"/{target}?{query}")
     delays: list[float] = []
     started = time.monotonic()
     opened = await asyncio.gather(
         *(
-            loop.create_connection(lambda: _Stream(request, delays), "127.0.0.1", port)
+            loop.create_connection(lambda: _Stream(request_bytes, delays), "127.0.0.1", port)
             for _ in range(streams)
         )
     )
@@ -89,7 +93,7 @@ def main() -> None:
     cli.add_argument("--every", type=int, default=20, help="ms between tokens")
     cli.add_argument("--seconds", type=float, default=10.0)
     cli.add_argument("--rounds", type=int, default=1)
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     cli.add_argument(
         "--lazy",
         action="store_true",
@@ -97,37 +101,12 @@ def main() -> None:
     )
     args = cli.parse_args()
     streams, seconds, rounds = (
-        (50, 1.0, 1) if args.quick else (args.streams, args.seconds, args.rounds)
+        (20, 0.4, 1) if args.quick else (args.streams, args.seconds, args.rounds)
     )
     raise_fd_limit()
     expected = streams * round(seconds * 1000 / args.every)
-    cpu_pct: dict[str, list[float]] = {t: [] for t in args.targets}
-    p50: dict[str, list[float]] = {t: [] for t in args.targets}
-    p99: dict[str, list[float]] = {t: [] for t in args.targets}
-    worst: dict[str, list[float]] = {t: [] for t in args.targets}
-    arrived: dict[str, list[int]] = {t: [] for t in args.targets}
-    client_cpu: list[float] = []
-    with target_server("uvicorn") as running:
-        uvloop.run(one_load(running.port, "floor", 20, args.every, 0.2))  # warm up
-        for _ in range(rounds):
-            for target in args.targets:
-                cpu_before = cpu_seconds(running.pid)
-                own_before = resource.getrusage(resource.RUSAGE_SELF)
-                delays, elapsed, _completed = uvloop.run(
-                    one_load(running.port, target, streams, args.every, seconds, args.lazy)
-                )
-                own = resource.getrusage(resource.RUSAGE_SELF)
-                client_cpu.append(
-                    (own.ru_utime - own_before.ru_utime + own.ru_stime - own_before.ru_stime)
-                    / elapsed
-                )
-                cpu_pct[target].append((cpu_seconds(running.pid) - cpu_before) / elapsed * 100)
-                delays = delays or [float("nan")]
-                p50[target].append(median(delays))
-                p99[target].append(percentile(delays, 0.99))
-                worst[target].append(max(delays))
-                arrived[target].append(len(delays))
-                time.sleep(0.2 if args.quick else 1.0)  # let the server settle
+    load = Load(streams, args.every, seconds, args.lazy)
+    figures, client_cpu = measure_all(args.targets, load, rounds, 0.05 if args.quick else 1.0)
     result = new_result(
         "LLM-like load: concurrent token streams"
         + (", late tokens without an await" if args.lazy else ""),
@@ -142,42 +121,104 @@ def main() -> None:
         + "The one client process (asyncio, uvloop) used a median "
         f"{median(client_cpu) * 100:.0f}% of a core itself; both share the 2 cores.",
     )
-    rows = []
-    floor_cpu, floor_p50, floor_p99 = (median(m["floor"]) for m in (cpu_pct, p50, p99))
-    for target in args.targets:
-        rows.append(
-            [
-                target,
-                f"{median(cpu_pct[target]):.0f}%",
-                f"{median(cpu_pct[target]) / floor_cpu:.2f}x",
-                f"{median(p50[target]) * 1e3:.2f}",
-                f"{median(p99[target]) * 1e3:.2f}",
-                f"{median(p99[target]) / floor_p99:.2f}x",
-                f"{median(worst[target]) * 1e3:.0f}",
-                f"{min(arrived[target]):,} / {expected:,}",
-            ]
-        )
-    add_table(
-        result,
-        f"**{streams:,} streams x {seconds:g} s, a token every {args.every} ms (uvicorn)**",
-        ["target", "server CPU", "x floor", "p50 ms", "p99 ms", "p99 x floor", "max ms", "tokens"],
-        rows,
-    )
+    caption = f"**{streams:,} streams x {seconds:g} s, a token every {args.every} ms (uvicorn)**"
+    tabulate(result, figures, args.targets, caption, expected)
+    plot_ratios(result, figures, args.targets, streams, args.lazy)
+    finish(result, args.json)
+
+
+def plot_ratios(
+    result: Result, figures: Figures, targets: list[str], streams: int, lazy: bool
+) -> None:
+    """Server CPU and added delay per target, x floor."""
     add_plot(
         result,
-        "llm-load-lazy" if args.lazy else "llm-load",
-        f"{streams:,} token streams{', late tokens without an await' if args.lazy else ''}: "
-        "x floor",
-        args.targets,
+        "llm-load-lazy" if lazy else "llm-load",
+        f"{streams:,} token streams{', late tokens without an await' if lazy else ''}: x floor",
+        targets,
         {
-            "server CPU %": [median(cpu_pct[t]) / floor_cpu for t in args.targets],
-            "p50 delay": [median(p50[t]) / floor_p50 for t in args.targets],
-            "p99 delay": [median(p99[t]) / floor_p99 for t in args.targets],
+            label: [median(figures[metric][t]) / median(figures[metric]["floor"]) for t in targets]
+            for label, metric in (
+                ("server CPU %", "cpu"),
+                ("p50 delay", "p50"),
+                ("p99 delay", "p99"),
+            )
         },
         "ratio to the floor (same run)",
         log=True,
     )
-    finish(result, args.json)
+
+
+def measure_all(
+    targets: list[str], load: Load, rounds: int, settle: float
+) -> tuple[Figures, list[float]]:
+    """Every target's figures, one load after the other, and the client's own CPU shares."""
+    figures: Figures = {metric: {t: [] for t in targets} for metric in METRICS}
+    client_cpu: list[float] = []
+    with target_server("uvicorn") as running:
+        uvloop.run(one_load(running.port, "floor", 20, load.every, 0.2))  # warm up
+        for _ in range(rounds):
+            for target in targets:
+                measured, own = measure(running.port, running.pid, target, load)
+                for metric, value in measured.items():
+                    figures[metric][target].append(value)
+                client_cpu.append(own)
+                time.sleep(settle)  # let the server settle
+    return figures, client_cpu
+
+
+@dataclass(frozen=True)
+class Load:
+    """Streams at once, ms between tokens, seconds per stream, late tokens without an await."""
+
+    streams: int
+    every: int
+    seconds: float
+    lazy: bool
+
+
+def measure(port: int, pid: int, target: str, load: Load) -> tuple[dict[str, float], float]:
+    """One load on `target`: `({metric: value}, the client's own CPU share)`."""
+    cpu_before = cpu_seconds(pid)
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
+    delays, elapsed, _completed = uvloop.run(
+        one_load(port, target, load.streams, load.every, load.seconds, load.lazy)
+    )
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    own_cpu = own.ru_utime - own_before.ru_utime + own.ru_stime - own_before.ru_stime
+    delays = delays or [float("nan")]
+    measured = {
+        "cpu": (cpu_seconds(pid) - cpu_before) / elapsed * 100,
+        "p50": median(delays),
+        "p99": percentile(delays, 0.99),
+        "max": max(delays),
+        "arrived": len(delays),
+    }
+    return measured, own_cpu / elapsed
+
+
+def tabulate(
+    result: Result, figures: Figures, targets: list[str], caption: str, expected: int
+) -> None:
+    """The table: server CPU and added delay per target, beside the floor's."""
+    floor_cpu, floor_p99 = (median(figures[m]["floor"]) for m in ("cpu", "p99"))
+    rows = []
+    for target in targets:
+        cpu, p50, p99, worst = (median(figures[m][target]) for m in ("cpu", "p50", "p99", "max"))
+        rows.append(
+            [
+                target,
+                f"{cpu:.0f}%",
+                f"{cpu / floor_cpu:.2f}x",
+                f"{p50 * 1e3:.2f}",
+                f"{p99 * 1e3:.2f}",
+                f"{p99 / floor_p99:.2f}x",
+                f"{worst * 1e3:.0f}",
+                f"{min(figures['arrived'][target]):,.0f} / {expected:,}",
+            ]
+        )
+    columns = ["target", "server CPU", "x floor", "p50 ms", "p99 ms", "p99 x floor", "max ms"]
+    add_table(result, caption, [*columns, "tokens"], rows)
 
 
 if __name__ == "__main__":

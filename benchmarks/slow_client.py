@@ -29,11 +29,21 @@ import socket
 import time
 from statistics import median
 
-from _common import cpu_seconds
-from _suite import add_plot, add_table, finish, new_result, parser, ratio_text, ratios, spread
-from _targets import TARGETS, TargetServer, target_server
+from clients import END, request
+from report import (
+    Result,
+    add_plot,
+    add_table,
+    finish,
+    new_result,
+    parser,
+    ratio_text,
+    ratios,
+    spread,
+)
+from server import TargetServer, cpu_seconds, target_server
+from targets import DEFAULT
 
-_END = b"\r\n0\r\n\r\n"
 _counter = itertools.count()
 
 
@@ -56,7 +66,7 @@ def one_trial(
     with sock:
         sock.connect(("127.0.0.1", running.port))
         query = f"n={events}&paced={int(paced)}&count=1&k={key}"
-        sock.sendall(f"GET /{target}?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        sock.sendall(request(f"/{target}?{query}"))
         tail = b""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -64,7 +74,7 @@ def one_trial(
             if not chunk:
                 raise ConnectionError(f"{target}: the stream ended early")
             tail = (tail + chunk)[-16:]
-            if tail.endswith(_END):
+            if tail.endswith(END):
                 break
             if slow:
                 time.sleep(pause)
@@ -81,64 +91,76 @@ def main() -> None:
     cli.add_argument("--rounds", type=int, default=3)
     cli.add_argument("--read", type=int, default=2048, help="bytes per read, slow client")
     cli.add_argument("--pause", type=float, default=2.0, help="ms between reads, slow client")
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
     args = cli.parse_args()
-    events, rounds = (1_000, 1) if args.quick else (args.events, args.rounds)
+    events, rounds = (300, 1) if args.quick else (args.events, args.rounds)
     pause = args.pause / 1000
-    modes = (("burst", "fast"), ("burst", "slow"), ("paced", "slow"))
-    sends = {(m, t): list[float]() for m in modes for t in args.targets}
-    per_send = {(m, t): list[float]() for m in modes for t in args.targets}
-    cpus = {(m, t): list[float]() for m in modes for t in args.targets}
-    with target_server("uvicorn") as running:
-        for target in args.targets:  # warm up
-            one_trial(running, target, 200, ("burst", "fast"), args.read, pause)
-        for _ in range(rounds):
-            for mode in modes:
-                for target in args.targets:
-                    count, size, cpu = one_trial(running, target, events, mode, args.read, pause)
-                    sends[mode, target].append(count)
-                    per_send[mode, target].append(size)
-                    cpus[mode, target].append(cpu)
+    sends, per_send, cpus = measure(args.targets, events, rounds, args.read, pause)
     result = new_result(
         "Slow client: coalescing",
         f"uvicorn; a stream of {events:,} token events per trial, {rounds} round(s), "
         f"targets interleaved. Slow client: 4 KiB receive buffer, {args.read:,} bytes read every "
         f"{args.pause:g} ms. Sends: ASGI `http.response.body` messages with a body.",
     )
-    for mode in modes:
-        rows = []
-        for target in args.targets:
-            rows.append(
-                [
-                    target,
-                    spread(sends[mode, target]),
-                    spread(per_send[mode, target]),
-                    spread(cpus[mode, target], 1e6, 1),
-                    ratio_text(ratios(cpus[mode, target], cpus[mode, "floor"])),
-                ]
-            )
+    for mode in MODES:
+        rows = [
+            [
+                target,
+                spread(sends[mode, target]),
+                spread(per_send[mode, target]),
+                spread(cpus[mode, target], 1e6, 1),
+                ratio_text(ratios(cpus[mode, target], cpus[mode, "floor"])),
+            ]
+            for target in args.targets
+        ]
         producer = "ready events (burst)" if mode[0] == "burst" else "one await per event (paced)"
         client = "fast client" if mode[1] == "fast" else "slow client (about 1 MB/s)"
-        add_table(
-            result,
-            f"**{producer}, {client}**",
-            ["target", "sends per stream", "bytes per send", "server CPU us/event", "CPU x floor"],
-            rows,
-        )
+        columns = ["target", "sends per stream", "bytes per send", "server CPU us/event"]
+        add_table(result, f"**{producer}, {client}**", [*columns, "CPU x floor"], rows)
+    plot_cpu(result, cpus, args.targets)
+    finish(result, args.json)
+
+
+MODES = (("burst", "fast"), ("burst", "slow"), ("paced", "slow"))
+#: (mode, target): one value per round.
+Figures = dict[tuple[tuple[str, str], str], list[float]]
+
+
+def plot_cpu(result: Result, cpus: Figures, targets: list[str]) -> None:
+    """Server CPU per event, x floor, every mode."""
     add_plot(
         result,
         "slow-client",
         "Slow client: server CPU per event, x floor (same round)",
-        args.targets,
+        targets,
         {
             f"{mode[0]} / {mode[1]} client": [
-                median(ratios(cpus[mode, t], cpus[mode, "floor"])) for t in args.targets
+                median(ratios(cpus[mode, t], cpus[mode, "floor"])) for t in targets
             ]
-            for mode in modes
+            for mode in MODES
         },
         "ratio to the floor (same round)",
     )
-    finish(result, args.json)
+
+
+def measure(
+    targets: list[str], events: int, rounds: int, read: int, pause: float
+) -> tuple[Figures, Figures, Figures]:
+    """`(sends, bytes per send, server CPU s/event)`, every mode and target in every round."""
+    sends: Figures = {(m, t): [] for m in MODES for t in targets}
+    per_send: Figures = {(m, t): [] for m in MODES for t in targets}
+    cpus: Figures = {(m, t): [] for m in MODES for t in targets}
+    with target_server("uvicorn") as running:
+        for target in targets:  # warm up
+            one_trial(running, target, 200, ("burst", "fast"), read, pause)
+        for _ in range(rounds):
+            for mode in MODES:
+                for target in targets:
+                    count, size, cpu = one_trial(running, target, events, mode, read, pause)
+                    sends[mode, target].append(count)
+                    per_send[mode, target].append(size)
+                    cpus[mode, target].append(cpu)
+    return sends, per_send, cpus
 
 
 if __name__ == "__main__":

@@ -16,16 +16,17 @@ import socket
 import time
 from statistics import median
 
-from _common import percentile
-from _suite import add_plot, add_table, finish, new_result, parser
-from _targets import TARGETS, target_server
+from clients import percentile, request
+from report import add_plot, add_table, finish, new_result, parser
+from server import target_server
+from targets import DEFAULT
 
 
 def one_trial(port: int, target: str) -> tuple[float, float]:
     """Seconds to the response's first byte and to the first event."""
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port), 10) as sock:
-        sock.sendall(f"GET /{target}?n=1 HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        sock.sendall(request(f"/{target}?n=1"))
         data = sock.recv(65536)
         first_byte = time.perf_counter() - started
         while b"data: tok0" not in data:
@@ -36,23 +37,29 @@ def one_trial(port: int, target: str) -> tuple[float, float]:
         return first_byte, time.perf_counter() - started
 
 
-def main() -> None:
-    cli = parser(__doc__)
-    cli.add_argument("--trials", type=int, default=200)
-    cli.add_argument("--targets", nargs="*", default=list(TARGETS))
-    args = cli.parse_args()
-    trials = 10 if args.quick else args.trials
-    first_byte: dict[str, list[float]] = {t: [] for t in args.targets}
-    first_event: dict[str, list[float]] = {t: [] for t in args.targets}
+def measure(targets: list[str], trials: int) -> tuple[dict[str, list[float]], ...]:
+    """`(first byte, first event)`: seconds per target, one per trial, targets interleaved."""
+    first_byte: dict[str, list[float]] = {t: [] for t in targets}
+    first_event: dict[str, list[float]] = {t: [] for t in targets}
     with target_server("uvicorn") as running:
-        for target in args.targets:  # warm up
+        for target in targets:  # warm up
             for _ in range(5):
                 one_trial(running.port, target)
         for _ in range(trials):
-            for target in args.targets:
+            for target in targets:
                 byte, event = one_trial(running.port, target)
                 first_byte[target].append(byte)
                 first_event[target].append(event)
+    return first_byte, first_event
+
+
+def main() -> None:
+    cli = parser(__doc__)
+    cli.add_argument("--trials", type=int, default=200)
+    cli.add_argument("--targets", nargs="*", default=list(DEFAULT))
+    args = cli.parse_args()
+    trials = 5 if args.quick else args.trials
+    first_byte, first_event = measure(args.targets, trials)
     result = new_result(
         "Time to first byte",
         f"uvicorn; {trials} trials per target, interleaved; a new connection per trial, timed "

@@ -10,8 +10,10 @@ The bot records, per request id, when it started, how many tokens it yielded and
 when its ``finally`` ran (``time.monotonic()``, the system-wide clock on Linux, so
 the test process can compare it with its own timestamps).
 
-The builders (:func:`build_app`) are importable, so in-process tests
-(``tests.servers.serve``) serve exactly the same apps.
+Each target's chat endpoint comes from the shared builder (``tests.support.endpoints``),
+which the adapter tests and the benchmarks use too; :func:`build_app` adds this suite's
+routes and is importable, so in-process tests (``tests.servers.serve``) serve exactly the
+same apps.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-from ssekit import EventStreamResponse, ShutdownSignal, chat_app, sse_stream
+from ssekit import EventStreamResponse, ShutdownSignal
+from tests.support.endpoints import Endpoint, build
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -157,96 +160,19 @@ class Options:
         return {**options, **dict(self.extra)}
 
 
-# -- one chat endpoint per target, at POST /chat -------------------------------------------
+def chat_endpoint(target: str, options: Options) -> ASGIApp:
+    """``target``'s chat endpoint at ``POST /chat``, from the shared builder.
 
+    Django's runs behind a typical ``MIDDLEWARE`` (``tests/support/django_project.py``).
+    """
+    app_options: dict[str, Any] = {}
+    if target == "django":
+        from tests.support.django_project import TYPICAL_MIDDLEWARE
 
-def core_app(options: Options) -> ASGIApp:
-    return chat_app(options.chat_bot, **options.response())
-
-
-def starlette_app(options: Options) -> ASGIApp:
-    from ssekit_starlette import sse_response
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    async def chat(request: Request) -> Response:
-        messages = (await request.json())["messages"]
-        return sse_response(sse_stream(options.chat_bot, messages), **options.response())
-
-    return Starlette(routes=[Route("/chat", chat, methods=["POST"])])
-
-
-def fastapi_app(options: Options) -> ASGIApp:
-    from fastapi import FastAPI
-    from pydantic import BaseModel
-    from ssekit_starlette import EventSourceResponse, sse_response
-
-    app = FastAPI()
-
-    class Chat(BaseModel):
-        messages: list[str]
-
-    async def chat(request: Chat) -> EventSourceResponse:
-        return sse_response(sse_stream(options.chat_bot, request.messages), **options.response())
-
-    chat.__annotations__ = {"request": Chat, "return": EventSourceResponse}
-    app.post("/chat")(chat)
-    return app
-
-
-def litestar_app(options: Options) -> ASGIApp:
-    from litestar import Litestar, Request, post
-    from ssekit_litestar import EventSourceResponse, sse_response
-
-    async def chat(request: Request[Any, Any, Any]) -> EventSourceResponse:
-        messages = (await request.json())["messages"]
-        return sse_response(sse_stream(options.chat_bot, messages), **options.response())
-
-    chat.__annotations__ = {"request": Request, "return": EventSourceResponse}
-    return Litestar([post("/chat", status_code=200)(chat)])
-
-
-def quart_app(options: Options) -> ASGIApp:
-    from quart import Quart, Response, request
-    from ssekit_quart import sse_response
-
-    app = Quart(__name__)
-
-    async def chat() -> Response:
-        messages = (await request.get_json())["messages"]
-        return sse_response(sse_stream(options.chat_bot, messages), **options.response())
-
-    app.post("/chat")(chat)
-    return app
-
-
-def django_app(options: Options) -> ASGIApp:
-    """ssekit_django's ``sse_response`` in a view, behind a typical ``MIDDLEWARE``."""
-    from django.http import HttpRequest, HttpResponseBase
-    from django.urls import path
-    from django.views.decorators.csrf import csrf_exempt
-    from ssekit_django import sse_response
-
-    from tests.support.django_project import TYPICAL_MIDDLEWARE, asgi_app
-
-    async def chat(request: HttpRequest) -> HttpResponseBase:
-        messages = json.loads(request.body)["messages"]
-        return sse_response(sse_stream(options.chat_bot, messages), **options.response())
-
-    app: ASGIApp = asgi_app([path("chat", csrf_exempt(chat))], TYPICAL_MIDDLEWARE)
-    return app
-
-
-BUILDERS: dict[str, Callable[[Options], ASGIApp]] = {
-    "core": core_app,
-    "starlette": starlette_app,
-    "fastapi": fastapi_app,
-    "litestar": litestar_app,
-    "quart": quart_app,
-    "django": django_app,
-}
+        app_options["middleware"] = TYPICAL_MIDDLEWARE
+    return build(
+        target, Endpoint(options.chat_bot, options=options.response(), app_options=app_options)
+    )
 
 
 # -- the routes every target shares: /_stats and /_big ---------------------------------------
@@ -321,7 +247,7 @@ def with_test_routes(app: ASGIApp, options: Options) -> ASGIApp:
 
 
 def build_app(target: str, options: Options) -> ASGIApp:
-    return with_test_routes(BUILDERS[target](options), options)
+    return with_test_routes(chat_endpoint(target, options), options)
 
 
 # -- serving, as docs/serving.md says per server ----------------------------------------------

@@ -8,15 +8,16 @@ Targets: core ``chat_app`` (on uvicorn, hypercorn's trio worker and granian, ask
 by GET) and core ``EventStreamResponse`` on uvicorn; ssekit_starlette's ``sse_response`` in
 Starlette and FastAPI, and ``EventSourceResponse`` as FastAPI's ``response_class`` of a
 generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn); ssekit_django's
-``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and daphne), and ``chat_app`` at a
-Django URL through ``asgi_view``.
+``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and daphne), all from the shared
+builder (``tests/support/endpoints.py``); and ``chat_app`` at a Django URL through
+``asgi_view``.
 
 What a client must see is computed here from the spec alone (docs/wire-format.md): one
 ``message`` per non-empty ``str`` token, its data the token with CRLF and CR read as LF
 (every other character, U+2028, U+0085, NUL and U+FEFF included, arrives as it is); then
 one ``done`` with empty data, or one ``error`` whose data is a single non-empty line, and
 nothing after it. ``chat_app`` puts ``id: ssekit-finished`` on that last event only; the
-adapters' ``/chat`` sends no id; their ``/numbered`` route numbers every event and sends one
+adapters' ``/reply`` sends no id; their ``/numbered`` route numbers every event and sends one
 ``retry`` first, so a forged ``id:`` or ``retry:`` line would show. No comment arrives
 (``ping=None``).
 """
@@ -26,7 +27,7 @@ adapters' ``/chat`` sends no id; their ``/numbered`` route numbers every event a
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import anyio.lowlevel
 import httpx
@@ -35,11 +36,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssekit import EventStreamResponse, ServerSentEvent, chat_app, sse_stream
+from ssekit import ServerSentEvent, chat_app, sse_stream
 from ssekit._producer import aclose_quietly
 from tests.parsers import NodeParser
 from tests.reliability.conftest import FIGURES
 from tests.servers import Running, Server, serve
+from tests.support.endpoints import Endpoint, Shape, build
 
 #: The id chat_app puts on a stream's last event (src/ssekit/chat.py, FINISHED_ID).
 FINISHED_ID = "ssekit-finished"
@@ -88,20 +90,11 @@ async def numbered(events: AsyncIterator[dict[str, str]]) -> AsyncIterator[Any]:
         await aclose_quietly(events)
 
 
-async def relayed(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """``events`` re-yielded, as a FastAPI generator endpoint does."""
-    try:
-        async for event in events:
-            yield event
-    finally:
-        await aclose_quietly(events)
-
-
 def chat_events(key: str) -> AsyncIterator[dict[str, str]]:
     return sse_stream(BOT, [key])
 
 
-# -- the targets: every app answers GET /chat?key= and GET /numbered?key= ------------------
+# -- the targets: every app answers GET /reply?key= and GET /numbered?key= -----------------
 #    (chat_app answers POST {"messages": [key]} on any path)
 
 
@@ -109,112 +102,21 @@ def _chat_app() -> Any:
     return chat_app(BOT, ping=None)
 
 
-def _core_app() -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        key = scope["query_string"].decode().removeprefix("key=")
-        events = chat_events(key)
-        producer = numbered(events) if scope["path"] == "/numbered" else events
-        await EventStreamResponse(producer, ping=None)(scope, receive, send)
-
-    return app
+def _replies(kind: str, query: dict[str, str], shape: Shape) -> AsyncIterator[Any]:
+    """`/reply`: `sse_stream`'s events as they are; `/numbered`: with ids and a `retry`."""
+    events = chat_events(query["key"])
+    return numbered(events) if kind == "numbered" else events
 
 
-def _starlette_app() -> Any:
-    from ssekit_starlette import sse_response
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
+def _adapter(target: str) -> Callable[[], Any]:
+    """The shared builder's ``target`` serving :func:`_replies`, heartbeats off."""
+    app_options: dict[str, Any] = {}
+    if target == "django":
+        from tests.support.django_project import TYPICAL_MIDDLEWARE
 
-    async def chat(request: Request) -> Response:
-        return sse_response(chat_events(request.query_params["key"]), ping=None)
-
-    async def with_ids(request: Request) -> Response:
-        return sse_response(numbered(chat_events(request.query_params["key"])), ping=None)
-
-    return Starlette(routes=[Route("/chat", chat), Route("/numbered", with_ids)])
-
-
-def _fastapi_app(*, response_class: bool) -> Any:
-    from fastapi import FastAPI
-    from ssekit_starlette import EventSourceResponse, sse_response
-
-    app = FastAPI()
-    if response_class:
-        configured = EventSourceResponse.with_options(ping=None)
-
-        @app.get("/chat", response_class=configured)
-        async def chat_generator(key: str) -> AsyncIterator[Any]:
-            async for event in relayed(chat_events(key)):
-                yield event
-
-        @app.get("/numbered", response_class=configured)
-        async def numbered_generator(key: str) -> AsyncIterator[Any]:
-            async for event in relayed(numbered(chat_events(key))):
-                yield event
-
-    else:
-
-        @app.get("/chat")
-        async def chat(key: str) -> EventSourceResponse:
-            return sse_response(chat_events(key), ping=None)
-
-        @app.get("/numbered")
-        async def with_ids(key: str) -> EventSourceResponse:
-            return sse_response(numbered(chat_events(key)), ping=None)
-
-    return app
-
-
-def _litestar_app() -> Any:
-    from litestar import Litestar, get
-    from litestar.params import QueryParameter
-    from ssekit_litestar import EventSourceResponse, sse_response
-
-    @get("/chat")
-    async def chat(key: Annotated[str, QueryParameter()]) -> EventSourceResponse:
-        return sse_response(chat_events(key), ping=None)
-
-    @get("/numbered")
-    async def with_ids(key: Annotated[str, QueryParameter()]) -> EventSourceResponse:
-        return sse_response(numbered(chat_events(key)), ping=None)
-
-    return Litestar([chat, with_ids])
-
-
-def _quart_app() -> Any:
-    from quart import Quart, Response, request
-    from ssekit_quart import sse_response
-
-    app = Quart(__name__)
-
-    @app.get("/chat")
-    async def chat() -> Response:
-        return sse_response(chat_events(request.args["key"]), ping=None)
-
-    @app.get("/numbered")
-    async def with_ids() -> Response:
-        return sse_response(numbered(chat_events(request.args["key"])), ping=None)
-
-    return app
-
-
-def _django_app() -> Any:
-    from django.http import HttpRequest, HttpResponseBase
-    from django.urls import path
-    from ssekit_django import sse_response
-
-    from tests.support.django_project import TYPICAL_MIDDLEWARE, asgi_app
-
-    async def chat(request: HttpRequest) -> HttpResponseBase:
-        return sse_response(chat_events(request.GET["key"]), ping=None)
-
-    async def with_ids(request: HttpRequest) -> HttpResponseBase:
-        return sse_response(numbered(chat_events(request.GET["key"])), ping=None)
-
-    urls = [path("chat", chat), path("numbered", with_ids)]
-    return asgi_app(urls, TYPICAL_MIDDLEWARE)
+        app_options["middleware"] = TYPICAL_MIDDLEWARE
+    endpoint = Endpoint(BOT, _replies, {"ping": None}, app_options)
+    return lambda: build(target, endpoint)
 
 
 def _chat_app_in_django() -> Any:
@@ -236,14 +138,14 @@ TARGETS: dict[str, Target] = {
     "chat_app": Target(_chat_app, "uvicorn"),
     "chat_app-hypercorn-trio": Target(_chat_app, "hypercorn-trio"),
     "chat_app-granian": Target(_chat_app, "granian"),
-    "core-response": Target(_core_app, "uvicorn"),
-    "starlette": Target(_starlette_app, "uvicorn"),
-    "fastapi-return": Target(lambda: _fastapi_app(response_class=False), "uvicorn"),
-    "fastapi-response_class": Target(lambda: _fastapi_app(response_class=True), "uvicorn"),
-    "litestar": Target(_litestar_app, "uvicorn"),
-    "quart": Target(_quart_app, "hypercorn-asyncio"),
-    "django": Target(_django_app, "uvicorn"),
-    "django-daphne": Target(_django_app, "daphne"),
+    "core-response": Target(_adapter("core"), "uvicorn"),
+    "starlette": Target(_adapter("starlette"), "uvicorn"),
+    "fastapi-return": Target(_adapter("fastapi"), "uvicorn"),
+    "fastapi-response_class": Target(_adapter("fastapi-response_class"), "uvicorn"),
+    "litestar": Target(_adapter("litestar"), "uvicorn"),
+    "quart": Target(_adapter("quart"), "hypercorn-asyncio"),
+    "django": Target(_adapter("django"), "uvicorn"),
+    "django-daphne": Target(_adapter("django"), "daphne"),
     "chat_app-django": Target(_chat_app_in_django, "uvicorn"),
 }
 
@@ -265,7 +167,7 @@ class Served:
     def routes(self) -> tuple[str, ...]:
         """chat_app: asked by POST (fetch clients) and GET (EventSource); the others: with
         sse_stream's events as they are, and numbered."""
-        return ("post", "get") if self.is_chat_app else ("chat", "numbered")
+        return ("post", "get") if self.is_chat_app else ("reply", "numbered")
 
     @property
     def plain_route(self) -> str:

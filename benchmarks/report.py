@@ -1,4 +1,4 @@
-"""What every scenario of the suite shares: its command line, and the result it hands to run_all.
+"""The report: every scenario's command line, the result it hands to run_all, and the machine.
 
 A scenario's result is a JSON object: ``title``, ``setup`` (one paragraph:
 sizes, rounds, what is measured), ``tables`` (each a caption, columns and rows
@@ -10,8 +10,13 @@ issue stated it, the measured figure, and met or not).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import platform
+import subprocess
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -102,3 +107,67 @@ def ratios(values: list[float], floor: list[float]) -> list[float]:
 def ratio_text(values: list[float]) -> str:
     """``1.23x (1.10-1.40)``: the median of per-round ratios and their range."""
     return f"{median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def machine() -> dict[str, str]:
+    """The machine and the versions the results were measured with."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    packages: tuple[str, ...] = ("uvicorn", "httptools", "uvloop", "hypercorn", "h11")
+    packages += ("starlette", "fastapi", "litestar", "quart", "sse-starlette", "anyio", "ssekit")
+    packages += ("django",)
+    root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True)
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "src", "adapters"], capture_output=True
+        )
+        revision = head.stdout.decode().strip() or "unknown"
+        if dirty.stdout.strip():
+            revision += " with uncommitted changes in src/ or adapters/"
+    except OSError:
+        revision = "unknown"
+    return {
+        "revision": revision,
+        "cpu": f"{os.cpu_count()} x {model} ({platform.machine()})",
+        "kernel": platform.release(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "packages": ", ".join(f"{name} {metadata.version(name)}" for name in packages),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def plot(spec: dict[str, Any], path: Path) -> None:
+    """A horizontal grouped bar chart of ``spec`` (see ``_suite.add_plot``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels: list[str] = spec["labels"]
+    series: dict[str, list[float]] = spec["series"]
+    height = 0.8 / len(series)
+    figure, axes = plt.subplots(figsize=(8, 0.9 + 0.34 * len(labels) * max(1, len(series) / 1.5)))
+    for i, (name, values) in enumerate(series.items()):
+        positions = [y + (i - (len(series) - 1) / 2) * height for y in range(len(labels))]
+        shown = [v if v == v and v > 0 else 0.0 for v in values]  # NaN, 0: no bar
+        axes.barh(positions, shown, height=height, label=name)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.invert_yaxis()
+    if spec.get("log"):
+        axes.set_xscale("log")
+    if spec.get("reference") is not None:
+        axes.axvline(spec["reference"], color="black", linewidth=0.8, linestyle="--")
+    axes.set_xlabel(spec["xlabel"])
+    axes.set_title(spec["title"], fontsize=10)
+    if len(series) > 1:
+        axes.legend(fontsize=8)
+    axes.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
