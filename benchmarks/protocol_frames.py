@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
     rounds, calls = (3, 2_000) if args.quick else (args.rounds, args.calls)
-    print(f"# Protocol frames: ns per text delta ({rounds} interleaved rounds x {calls:,} calls)")
+    print(f"ns per text delta: {rounds} interleaved rounds x {calls:,} calls per target.")
     summary = run(rounds, calls)
     print("\n### Targets: ssekit <= 1.0x the floor, >= 5x faster than the peer\n")
     print("| frame, text | ssekit x floor | peer / ssekit |\n|---|---|---|")
