@@ -78,6 +78,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ttfb": Scenario("ttfb"),
     "protocol_frames": Scenario("protocol_frames", suite=False),
     "redact_cost": Scenario("redact_cost", suite=False),
+    "resume": Scenario("resume", suite=False),
+    "fastapi_paths": Scenario("fastapi_paths", suite=False),
 }
 
 

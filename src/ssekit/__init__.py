@@ -12,12 +12,14 @@ from ._exceptions import (
     RequestRefused,
     RequestTooLarge,
     SsekitError,
+    StoreUnavailable,
     WriteTimeout,
 )
 from ._framing import Framing
 from ._options import StreamOptions, check_options
 from ._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._producer import Item, Producer, close_producer
+from ._pushed import EventSender, PushedEvents, pushed
 from ._redact import ErrorFormatter, format_error, redact
 from ._response import EventStreamResponse, PulledResponse, event_stream_bytes
 from ._shutdown import ShutdownSignal
@@ -30,6 +32,7 @@ __all__ = [
     "ClientGone",
     "ErrorFormatter",
     "EventLike",
+    "EventSender",
     "EventStream",
     "EventStreamResponse",
     "Finish",
@@ -39,12 +42,14 @@ __all__ = [
     "Part",
     "Producer",
     "PulledResponse",
+    "PushedEvents",
     "ReasoningDelta",
     "RequestRefused",
     "RequestTooLarge",
     "ServerSentEvent",
     "ShutdownSignal",
     "SsekitError",
+    "StoreUnavailable",
     "StreamOptions",
     "StreamingBot",
     "ToolCallDelta",
@@ -59,6 +64,7 @@ __all__ = [
     "event_stream_bytes",
     "format_error",
     "last_event_id",
+    "pushed",
     "redact",
     "sse_stream",
     "warm_up",

@@ -15,10 +15,14 @@ the model call. The final `done`/`error` event therefore carries `id:
 ssekit-finished` (`FINISHED_ID`); a reconnect sends it back as `Last-Event-ID`
 and is answered `204 No Content`, which makes the browser stop for good.
 Clients should also `close()` on `done` and `error`.
+
+With `resume=` (a [ResumableStreams][ssekit.resume.ResumableStreams]) the answer
+is detached from its request and resumable instead: `ssekit/resume/_routes.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
@@ -55,6 +59,8 @@ from ._sse_stream import StreamingBot
 
 if TYPE_CHECKING:
     from .protocols import Protocol, Turn
+    from .resume import ResumableStreams
+    from .resume._routes import ChatResume
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -98,7 +104,9 @@ class ChatApp:
     `done_event` (`"done"`) name the `"ssekit"` protocol's events (another protocol
     refuses them); the other options are
     [StreamOptions][ssekit.StreamOptions], with `prefetch=True` by default (and,
-    for `"ssekit"`, `finished_id="ssekit-finished"`).
+    for `"ssekit"`, `finished_id="ssekit-finished"`). `resume` (a
+    [ResumableStreams][ssekit.resume.ResumableStreams]) makes the `"ssekit"`
+    protocol's answers resumable (docs/resumable.md); another protocol refuses it.
     """
 
     def __init__(
@@ -112,6 +120,7 @@ class ChatApp:
         headers: Headers | None = None,
         event_type: str | None = None,
         done_event: str | None = None,
+        resume: ResumableStreams | None = None,
         **options: Unpack[StreamOptions],
     ) -> None:
         if hasattr(bot, "stream_async"):
@@ -127,10 +136,17 @@ class ChatApp:
         from .protocols import protocol_named  # the protocols build on this module
 
         self._protocol = protocol_named(protocol, event_type=event_type, done_event=done_event)
-        # Checked once, here: every request's response reuses them as they are.
-        self._options = check_options(options, self._protocol.chat_defaults)
         ours = EventStreamResponse((), headers=self._protocol.headers).raw_headers
         self._headers = merge_headers(ours, check_headers(headers))
+        # Checked once, here: every request's response reuses them as they are.
+        if resume is None:
+            self._resume: ChatResume | None = None
+            self._options = check_options(options, self._protocol.chat_defaults)
+        else:
+            from .resume._routes import ChatResume
+
+            self._resume = ChatResume(resume, self._protocol, options, self._headers, max_body)
+            self._options = self._resume.app_options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -139,6 +155,8 @@ class ChatApp:
         if scope["type"] != "http":
             await refuse_non_http(scope, receive, send)
             return
+        if self._resume is not None and await self._resume.route(scope, receive, send):
+            return  # {mount}/streams/{sid}
         protocol = self._protocol
         try:
             turn = await protocol.read(scope, functools.partial(read_body, receive), self._limits)
@@ -156,6 +174,16 @@ class ChatApp:
         if scope["method"] == "HEAD":
             await self._response((), self._options)(scope, receive, send)
             return
+        if self._resume is not None and (resume_id := self._resume.resume_id(scope)):
+            await self._resume.resume(resume_id, scope, receive, send)  # never a model call
+            return
+        await self._answer(request, turn, scope, receive, send)
+
+    async def _answer(
+        self, request: ChatRequest, turn: Turn, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Build the bot for `request` and answer `turn`: as a stream, or as one document."""
+        protocol = self._protocol
         try:
             bot = await self._bot_for(request)
         except RequestRefused as refused:  # a factory refusing the request (an unknown model)
@@ -178,6 +206,10 @@ class ChatApp:
         options = self._options
         if stream.framing is not None:
             options = {**options, "framing": stream.framing}
+        if self._resume is not None:  # the "ssekit" protocol (resumable_defaults)
+            plain = functools.partial(self._response, options=options)
+            await self._resume.start(stream.events, plain, scope, receive, send)
+            return
         await self._response(stream.events, options)(scope, receive, send)
 
     async def _complete(self, bot: StreamingBot, turn: Turn, receive: Receive, send: Send) -> None:
@@ -204,17 +236,36 @@ class ChatApp:
         return bot
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        """Run directly under a server: accept its lifespan, and end streams at shutdown."""
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                shutdown = self._options["shutdown"]
-                if shutdown is not None:
-                    shutdown.set()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        """Run directly under a server: accept its lifespan, and end streams at shutdown.
+
+        With `resume`, the resumable streams run for the server's lifetime (unless
+        the host entered them itself).
+        """
+        async with contextlib.AsyncExitStack() as running:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    if not await self._startup(running, send):
+                        return
+                elif message["type"] == "lifespan.shutdown":
+                    shutdown = self._options["shutdown"]
+                    if shutdown is not None:
+                        shutdown.set()
+                    await running.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _startup(self, running: contextlib.AsyncExitStack, send: Send) -> bool:
+        """Start what lives as long as the server (the resumable streams); False if it failed."""
+        if self._resume is not None:
+            try:
+                await running.enter_async_context(self._resume.lifespan())
+            except Exception as exc:
+                log_error(exc, "starting the resumable streams failed")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return False
+        await send({"type": "lifespan.startup.complete"})
+        return True
 
 
 async def mark_finished(

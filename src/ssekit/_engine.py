@@ -21,7 +21,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any, Unpack
 
-from ._encoder import encode_comment
+from ._encoder import encode, encode_comment
 from ._exceptions import WriteTimeout
 from ._framing import Framing
 from ._loops import Child, Loop, current_loop
@@ -68,6 +68,7 @@ class EventStream:
         "_events",
         "_loop",
         "_options",
+        "_ping",
         "_pump",
         "_shared",
         "framing",
@@ -87,6 +88,9 @@ class EventStream:
         self._events = events
         self._options = options
         self._loop: Loop | None = None
+        ping_message = options["ping_message"]
+        #: The heartbeat's bytes: `PING`, or the stream's own `ping_message`.
+        self._ping = PING if ping_message is None else encode(ping_message)
         #: How the stream words its own frames (its `framing` option, or ssekit's).
         self.framing = Framing.of(options)
 
@@ -177,7 +181,7 @@ class EventStream:
                     await self._write(lambda _: end(), b"", now)
                 return
             elif shared.schedule.ping_due(now, shared.writer is not None):
-                await self._write(write, PING, now)
+                await self._write(write, self._ping, now)
             else:
                 await self._idle(idle, now)
 
@@ -229,7 +233,7 @@ class EventStream:
             shared.stop_if_due(now)
             if shared.schedule.ping_due(now, False):
                 shared.lend(now)
-                return PING
+                return self._ping
             await self._idle(idle, now)
             now = self._clock()
         if shared.failure is not None or not shared.outbox.size:

@@ -7,7 +7,8 @@ Exception
       │    └── WriteTimeout       ...by not reading: one write stayed blocked past send_timeout
       ├── RequestRefused          a request answered with a 4xx JSON error (status, message)
       │    └── RequestTooLarge    ...413: its body went over the limit while being read
-      └── ModelProviderError      a model provider failed; str() is a sentence safe to show
+      ├── ModelProviderError      a model provider failed; str() is a sentence safe to show
+      └── StoreUnavailable        a resumable stream's store cannot take it now (answered 503)
 ```
 
 Programming mistakes are not in the tree: a bad argument or option is a
@@ -25,6 +26,7 @@ __all__ = [
     "RequestRefused",
     "RequestTooLarge",
     "SsekitError",
+    "StoreUnavailable",
     "WriteTimeout",
 ]
 
@@ -80,3 +82,17 @@ class ModelProviderError(SsekitError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class StoreUnavailable(SsekitError):
+    """The store of resumable streams cannot start or read a stream now.
+
+    Redis cannot be reached, a `MemoryStore` is full, or the streams are shutting
+    down. A stream that cannot be resumed is not started: the request is answered
+    `503` with `Retry-After: retry_after` before any byte. `str()` is safe to send.
+    """
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from ._event import check_id, check_name
+from ._event import ServerSentEvent, check_id, check_name
 from ._redact import ErrorFormatter, format_error
 
 if TYPE_CHECKING:
@@ -61,6 +61,12 @@ class StreamOptions(TypedDict, total=False):
     - `framing` (`None`: ssekit's own format): a [Framing][ssekit.Framing], one per
       stream, that words the stream's own error and shutdown frames and its early
       HTTP error in another protocol's shape (`ssekit.protocols` builds them).
+    - `ping_message` (`None`: a `: ping` comment): what the heartbeat sends instead,
+      the same each time: a [ServerSentEvent][ssekit.ServerSentEvent] or seed-style
+      dict, e.g. `ServerSentEvent(comment="keepalive")` (a comment no client
+      dispatches) or `{"event": "ping", "data": ""}` (an event a page can listen
+      to). It may not carry an `id`: the client would take a heartbeat for the
+      last event it received.
     """
 
     ping: float | None
@@ -73,6 +79,7 @@ class StreamOptions(TypedDict, total=False):
     shutdown: ShutdownSignal | None
     shutdown_message: str | None
     framing: Framing | None
+    ping_message: ServerSentEvent | Mapping[str, Any] | None
 
 
 def check_seconds(name: str, value: object, *, optional: bool = False) -> float | None:
@@ -143,6 +150,25 @@ def _framing(name: str, value: object) -> Any:
     return value
 
 
+def _ping_message(name: str, value: object) -> ServerSentEvent | None:
+    if value is None or isinstance(value, ServerSentEvent):
+        event = value
+    elif isinstance(value, Mapping):
+        try:
+            event = ServerSentEvent.from_mapping(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+    else:
+        raise TypeError(
+            f"{name} must be a ServerSentEvent, a dict or None, not {type(value).__name__}"
+        )
+    if event is not None and event.id is not None:
+        raise ValueError(
+            f"{name} must not carry an id (a heartbeat is not an event to resume from)"
+        )
+    return event
+
+
 def _optional_str(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} must be str or None, not {type(value).__name__}")
@@ -167,6 +193,7 @@ _RULES: dict[str, tuple[object, Callable[[str, Any], object]]] = {
     "shutdown": (None, _shutdown),
     "shutdown_message": ("the server is shutting down", _optional_str),
     "framing": (None, _framing),
+    "ping_message": (None, _ping_message),
 }
 
 

@@ -148,6 +148,26 @@ def test_silence_is_filled_with_heartbeats_by_the_host(loop: str) -> None:
     assert set(client.writes[:-1]) == {PING}
 
 
+def test_the_heartbeat_is_the_streams_ping_message_when_it_has_one(loop: str) -> None:
+    keepalive = ServerSentEvent(comment="keepalive")
+
+    async def scenario() -> tuple[Recorder, list[bytes | None]]:
+        client = Recorder()
+        producer = Producer([token(1)], pause=0.25)
+        async with EventStream(producer(), ping=0.05, ping_message=keepalive) as stream:
+            await stream.run(client.write)
+        pulled = Producer([token(1)], pause=0.12)
+        async with EventStream(pulled(), ping=0.05, ping_message={"event": "ping"}) as stream:
+            chunks = [await stream.next_chunk() for _ in range(4)]
+        return client, chunks
+
+    client, chunks = run_on(loop, scenario)
+    assert client.writes[-1] == wire(1)
+    assert 2 <= client.writes.count(b": keepalive\n") <= 6
+    assert set(client.writes[:-1]) == {b": keepalive\n"}
+    assert b"event: ping\ndata: \n\n" in chunks and PING not in chunks
+
+
 def test_a_client_that_stops_reading_is_dropped_and_the_producer_closed(loop: str) -> None:
     async def scenario() -> tuple[Producer, float]:
         client = Recorder(blocked=anyio.Event())  # never set: the client reads nothing

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ssekit import ShutdownSignal, format_error
+from ssekit import ServerSentEvent, ShutdownSignal, format_error
 from ssekit._options import _RULES, StreamOptions, check_options, prefetch_window
 
 BAD: list[tuple[str, Any, type[Exception]]] = [
@@ -35,6 +35,10 @@ BAD: list[tuple[str, Any, type[Exception]]] = [
     ("shutdown", object(), TypeError),
     ("shutdown_message", 42, TypeError),
     ("framing", "openai", TypeError),
+    ("ping_message", ": keepalive", TypeError),
+    ("ping_message", {"event": "ping", "id": "7"}, ValueError),
+    ("ping_message", {"event": "a\nb"}, ValueError),
+    ("ping_message", {"colour": "red"}, TypeError),
 ]
 
 
@@ -63,6 +67,7 @@ def test_every_option_has_a_default_and_the_typed_dict_names_them_all() -> None:
         "shutdown": None,
         "shutdown_message": "the server is shutting down",
         "framing": None,
+        "ping_message": None,
     }
 
 
@@ -87,3 +92,8 @@ def test_given_options_win_over_the_callers_defaults_which_win_over_the_librarys
 )
 def test_the_prefetch_window(prefetch: bool | float, ping: float | None, window: float) -> None:
     assert prefetch_window(check_options({"prefetch": prefetch, "ping": ping})) == window
+
+
+def test_a_ping_message_given_as_a_dict_is_checked_into_an_event() -> None:
+    options = check_options({"ping_message": {"event": "ping", "data": "{}"}})
+    assert options["ping_message"] == ServerSentEvent(event="ping", data="{}")

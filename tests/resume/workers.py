@@ -1,0 +1,144 @@
+"""Worker processes of `tests.resume.apps` sharing one Redis, and clients that read them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import httpx_sse
+
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+_START_TIMEOUT = 30.0
+
+
+@dataclass
+class Worker:
+    """One uvicorn process of the app, on its own port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """The chat endpoint (its streams are under /chat/streams/)."""
+        return f"http://127.0.0.1:{self.port}/chat"
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterator[list[Worker]]:
+    """`count` workers on free ports, started together; each stopped by its PID at the end."""
+    started: list[Worker] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            log = tmp / f"worker-{port}.log"
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "tests.resume.apps", "--port", str(port),
+                     "--redis", redis_url, *options],
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            started.append(Worker(process, port, log))
+        for worker in started:
+            _wait_for_port(worker)
+        yield started
+    finally:
+        for worker in started:
+            _stop(worker.process)
+
+
+def _wait_for_port(worker: Worker) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"a worker exited at start: {worker.log_text()}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", worker.port), 0.2),
+        ):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGCONT)  # a test may have left it stopped
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+@dataclass
+class Read:
+    """What one connection to a stream gave: status, headers, events (event, data, id)."""
+
+    status: int
+    headers: httpx.Headers
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def stream_id(self) -> str:
+        return self.headers["ssekit-stream-id"]
+
+    @property
+    def last_id(self) -> str:
+        return self.events[-1][2]
+
+    @property
+    def text(self) -> str:
+        return "".join(data for event, data, _ in self.events if event == "message")
+
+
+def read(
+    method: str,
+    url: str,
+    *,
+    take: int | None = None,
+    last_id: str | None = None,
+    message: str | None = None,
+    timeout: float = 30.0,
+) -> Read:
+    """One request, read with httpx-sse until the end (or `take` events, then hang up)."""
+    headers = {} if last_id is None else {"last-event-id": last_id}
+    json_body = None if message is None or method != "POST" else {"messages": [message]}
+    params = {"message": message} if message is not None and method == "GET" else None
+    with (
+        httpx.Client(timeout=timeout) as client,
+        client.stream(method, url, headers=headers, json=json_body, params=params) as response,
+    ):
+        result = Read(response.status_code, response.headers)
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            result.body = response.read()
+            return result
+        for sse in httpx_sse.EventSource(response).iter_sse():
+            result.events.append((sse.event, sse.data, sse.id))
+            if take is not None and len(result.events) >= take:
+                break
+    return result
