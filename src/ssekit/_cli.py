@@ -6,6 +6,9 @@ known to be wrong before serving — a port in use, a framework or a key that is
 missing — is one line on stderr and exit status 2, checked before litellm's
 slow import where it can be. Ctrl-C or SIGTERM ends the answers still
 streaming at once (the page shows why) and exits with status 0.
+
+``--store`` makes the answers resumable and ``--workers`` runs several worker
+processes: both live in ``_cli_workers.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ._bot import AsyncSimpleBot, load_litellm, warm_up
+from ._cli_workers import check_store, resumable_streams, serve_workers
 from ._shutdown import ShutdownSignal
 from .demo import FRAMEWORKS, ASGIApp, FrameworkMissing, check_framework, demo_app
 
@@ -51,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             framework=args.framework,
+            store=args.store,
+            workers=args.workers,
         )
     except Refusal as refusal:
         print(f"ssekit serve: error: {refusal}", file=sys.stderr)
@@ -81,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
         default="asgi",
         help="serve the demo through this framework's ssekit adapter (default: %(default)s)",
     )
+    serve_command.add_argument(
+        "--store",
+        metavar="memory|redis://...",
+        help="make answers resumable (a reload continues them), kept in this process (memory)"
+        " or in Redis (default: not resumable)",
+    )
+    serve_command.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="uvicorn worker processes; more than 1 needs --store redis://... to resume"
+        " (default: %(default)s)",
+    )
     return parser
 
 
@@ -90,7 +109,22 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def serve(*, model: str | None, system: str, host: str, port: int, framework: str) -> int:
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1-64)")
+    return int(text)
+
+
+def serve(
+    *,
+    model: str | None,
+    system: str,
+    host: str,
+    port: int,
+    framework: str,
+    store: str | None = None,
+    workers: int = 1,
+) -> int:
     """Check what can be checked, then serve the demo until Ctrl-C or SIGTERM."""
     for needed in ("uvicorn", "litellm"):
         if importlib.util.find_spec(needed) is None:
@@ -99,19 +133,38 @@ def serve(*, model: str | None, system: str, host: str, port: int, framework: st
         check_framework(framework)
     except FrameworkMissing as missing:
         raise Refusal(str(missing)) from None
+    if (store_refused := check_store(store, framework, workers)) is not None:
+        raise Refusal(store_refused)
     with _bound_socket(host, port) as sock:
         print("Loading litellm and the model (a few seconds)...", flush=True)
         litellm = load_litellm()
         bot = AsyncSimpleBot(system, model_name=model, stream_target="none")
         _check_key(litellm, bot.model_name)
-        shutdown = ShutdownSignal()
-        app = demo_app(bot, framework, shutdown=shutdown)
         bound_port = sock.getsockname()[1]
         url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
         banner = f"ssekit demo on {url} (model {bot.model_name}, framework {framework})"
-        asyncio.run(_run(app, sock, shutdown, f"{banner} — Ctrl-C to stop"))
+        banner += " — Ctrl-C to stop"
+        for detail in _serving_details(store, workers):
+            print(detail, flush=True)
+        if workers > 1:
+            settings = {"model": model, "system": system, "framework": framework, "store": store}
+            serve_workers(sock, workers, settings, url, banner)
+        else:
+            shutdown = ShutdownSignal()
+            app = demo_app(bot, framework, shutdown=shutdown, resume=resumable_streams(store))
+            asyncio.run(_run(app, sock, shutdown, banner))
     print("ssekit demo stopped.", flush=True)
     return 0
+
+
+def _serving_details(store: str | None, workers: int) -> Iterator[str]:
+    """The lines said before the banner for ``--store`` and ``--workers`` (no Redis URL:
+    it may hold a password)."""
+    if store is not None:
+        kept = "in this process" if store == "memory" else "in Redis"
+        yield f"Answers are resumable, kept {kept}: reload the page mid-answer and it goes on."
+    if workers > 1:
+        yield f"Starting {workers} worker processes (each loads litellm)..."
 
 
 @contextlib.contextmanager

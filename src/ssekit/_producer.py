@@ -8,7 +8,10 @@ path, shielded from the cancellation that usually causes it, and bounded.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import threading
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TypeAlias, cast
 
@@ -44,16 +47,65 @@ def open_producer(events: Producer) -> AsyncIterator[Item]:
     return _in_thread(iter(events))
 
 
+class _ThreadStepper:
+    """Steps a sync iterator in worker threads, and closes it only between two steps.
+
+    Our rule is: a sync generator is never closed while its `next()` runs. Closing
+    it then raises `ValueError: generator already executing` and leaves it open,
+    and that is exactly when a client leaves (the loop's task is cancelled while
+    the thread is still inside `next()`). A close that comes during a step is
+    done by the stepping thread as soon as `next()` returns; the item is dropped.
+    The lock is held only to read and set the two flags, never across `next()`.
+    """
+
+    def __init__(self, iterator: Iterator[Item]) -> None:
+        self._iterator = iterator
+        self._flags = threading.Lock()
+        self._stepping = False
+        self._closing = False
+
+    def step(self, end: object) -> object:
+        with self._flags:
+            if self._closing:
+                return end
+            self._stepping = True
+        try:
+            item = next(self._iterator, end)
+        finally:
+            with self._flags:
+                self._stepping = False
+                close_now = self._closing
+        if close_now:
+            _close_sync(self._iterator)
+            return end
+        return item
+
+    def close(self) -> None:
+        with self._flags:
+            self._closing = True
+            close_now = not self._stepping
+        if close_now:
+            _close_sync(self._iterator)
+
+
+#: The sync iterators being stepped in threads, so that `close_producer(events)` on the
+#: user's own generator also waits for its step instead of racing it.
+_STEPPERS: weakref.WeakKeyDictionary[object, _ThreadStepper] = weakref.WeakKeyDictionary()
+
+
 async def _in_thread(iterator: Iterator[Item]) -> AsyncIterator[Item]:
     end = object()
+    stepper = _ThreadStepper(iterator)
+    with contextlib.suppress(TypeError):  # not weak-referenceable: only this wrapper closes it
+        _STEPPERS[iterator] = stepper
     try:
         while True:
-            item = await anyio.to_thread.run_sync(next, iterator, end)
+            item = await anyio.to_thread.run_sync(stepper.step, end)
             if item is end:
                 return
             yield cast("Item", item)
     finally:
-        await close_producer(iterator)
+        stepper.close()
 
 
 async def aclose_quietly(iterator: object, within: float = CLOSE_TIMEOUT) -> None:
@@ -80,6 +132,17 @@ async def close_producer(events: object) -> None:
     if hasattr(events, "aclose"):
         await aclose_quietly(events)
         return
+    try:
+        stepper = _STEPPERS.get(events)
+    except TypeError:
+        stepper = None
+    if stepper is not None:
+        stepper.close()
+    else:
+        _close_sync(events)
+
+
+def _close_sync(events: object) -> None:
     close = getattr(events, "close", None)
     if callable(close):
         try:

@@ -8,6 +8,7 @@ calls and its `finally` in this process.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from httpx_sse import ServerSentEvent, connect_sse
 
+from ssekit import ShutdownSignal, chat_app
 from ssekit.resume import MemoryStore, RedisStore, ResumableStreams
 from tests.resume.apps import MemoryRecorder, ScriptedBot, build_app, expected_text, token
 from tests.resume.workers import read
@@ -254,3 +257,39 @@ def test_heartbeats_between_resumable_events_carry_no_id(loop: str) -> None:
     events = [block for block in body.replace(b": ping\n", b"").split(b"\n\n") if block]
     assert len(events) == 4 and all(b"id: " in event for event in events)
     assert body.count(b"id: ") == 4  # one per event, none on a heartbeat
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_at_shutdown_a_reader_is_told_only_when_no_other_worker_can_resume(
+    kind: str, redis: RedisServer
+) -> None:
+    # MemoryStore dies with the process: its reader must end with the shutdown message,
+    # or its client would retry a server that is gone. A RedisStore reader leaves
+    # quietly, and its client resumes on another worker.
+    signal = ShutdownSignal()
+    store: MemoryStore | RedisStore = (
+        MemoryStore() if kind == "memory" else RedisStore.from_url(redis.url, lease=1)
+    )
+    streams = ResumableStreams(store, shutdown_grace=0.1)
+    app = chat_app(ScriptedBot(MemoryRecorder()), resume=streams, shutdown=signal)
+    reading = threading.Event()
+    events: list[ServerSentEvent] = []
+
+    def reader(url: str) -> None:
+        body = {"messages": ["count=2000 delay=0.01 tag=shutdown"]}
+        with httpx.Client(timeout=10) as client, connect_sse(client, "POST", url, json=body) as sse:
+            for event in sse.iter_sse():
+                events.append(event)
+                reading.set()
+
+    with serve(app, "hypercorn-asyncio", on_shutdown=signal.drain) as running:
+        thread = threading.Thread(target=reader, args=(f"{running.url}/chat",))
+        thread.start()
+        assert reading.wait(10)
+    thread.join(10)
+    assert not thread.is_alive()
+    last = events[-1]
+    if kind == "memory":
+        assert (last.event, last.data) == ("error", "the server is shutting down")
+    else:
+        assert last.event != "error" and len(events) < 2000

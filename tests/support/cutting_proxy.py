@@ -40,6 +40,8 @@ class CuttingProxy:
 
     def close(self) -> None:
         self._closing = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept(); close() does not
         self._listener.close()
         self._acceptor.join(10)
         with self._lock:

@@ -8,7 +8,8 @@ Real servers are in tests/test_response.py; here the writes are recorded.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,3 +411,40 @@ def test_pulling_the_end_repeats_none(loop: str) -> None:
             return [await stream.next_chunk(), await stream.next_chunk()]
 
     assert run_on(loop, scenario) == [None, None]
+
+
+def test_a_sync_producer_left_inside_next_is_closed_when_next_returns(
+    loop: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Closing a sync generator while a worker thread runs its next() raises
+    # "generator already executing" and leaves it open: the close must wait for the step.
+    release = threading.Event()
+    seen: list[str] = []
+
+    def produce() -> Iterator[dict[str, str]]:
+        try:
+            yield token(1)
+            release.wait(5)  # the model's next token is slow: the client leaves meanwhile
+            seen.append("next returned")
+            yield token(2)
+        finally:
+            seen.append("finally")
+
+    async def scenario() -> None:
+        async def idle() -> None:
+            await anyio.sleep(0.05)
+            raise ConnectionResetError  # stands for "the client left"
+
+        timer = threading.Timer(0.3, release.set)
+        timer.start()
+        with pytest.raises(ConnectionResetError):
+            async with EventStream(produce(), ping=None) as stream:
+                await stream.run(Recorder().write, idle)
+        with anyio.fail_after(5):
+            while "finally" not in seen:
+                await anyio.sleep(0.01)
+        timer.cancel()
+
+    run_on(loop, scenario)
+    assert seen == ["next returned", "finally"]  # closed once, after its step, not mid-next
+    assert not [r for r in caplog.records if "closing the producer failed" in r.getMessage()]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .._request import (
     DEFAULT_MAX_BODY,
@@ -29,6 +29,9 @@ from .._request import (
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .protocols import ProtocolRoutes
+
+if TYPE_CHECKING:
+    from ..resume import ResumableStreams
 
 __all__ = ["FRAMEWORKS", "ASGIApp", "FrameworkMissing", "check_framework", "demo_app"]
 
@@ -70,6 +73,7 @@ def demo_app(
     max_body: int = DEFAULT_MAX_BODY,
     max_messages: int | None = DEFAULT_MAX_MESSAGES,
     max_message_length: int | None = DEFAULT_MAX_MESSAGE_LENGTH,
+    resume: ResumableStreams | None = None,
 ) -> ASGIApp:
     """The demo serving ``bot``, as an ASGI app built with ``framework``.
 
@@ -80,11 +84,19 @@ def demo_app(
     ``max_body``, ``max_messages``, ``max_message_length``: the limits of
     ``/chat`` and of the protocol endpoints, as for ``chat_app``; every framework
     enforces them, the body's while it is read.
+
+    ``resume``: answers are resumable (``chat_app(bot, resume=resume)``, whose
+    ``/chat/streams/<sid>`` routes the demo serves): the page resumes an answer
+    after a dropped connection or a reload, and Stop stops the model. The
+    ``asgi`` demo only; its lifespan runs the streams.
     """
     limits = ChatLimits(max_body, max_messages, max_message_length)
     check_framework(framework)
+    if resume is not None and framework != "asgi":
+        raise ValueError(f"resume is served by the asgi demo only, not the {framework} one")
     variant = importlib.import_module(f"{__name__}.{framework}")
     model = str(getattr(bot, "model_name", type(bot).__name__))
     build: Callable[..., ASGIApp] = variant.build
-    page = build(bot, model=model, shutdown=shutdown, limits=limits)
+    extra = {} if resume is None else {"resume": resume}
+    page = build(bot, model=model, shutdown=shutdown, limits=limits, **extra)
     return ProtocolRoutes(page, bot, model=model, shutdown=shutdown, limits=limits)

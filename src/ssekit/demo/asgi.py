@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from .._asgi import Receive, RequestTooLarge, Scope, Send, read_body, refuse_non_http, send_status
 from .._chat import chat_app
@@ -10,6 +11,9 @@ from .._request import ChatLimits
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
 from .page import MAX_FORM, PAGE_HEADERS, BadTurn, asset, page, parse_turn, turn_fragment
+
+if TYPE_CHECKING:
+    from ..resume import ResumableStreams
 
 __all__ = ["DemoApp", "build"]
 
@@ -22,7 +26,10 @@ def _headers(content_type: str, extra: dict[str, str] | None = None) -> list[tup
 
 
 class DemoApp:
-    """``/`` the page, ``/turn`` the htmx fragment, ``/static/*`` its files, ``/chat`` streams."""
+    """``/`` the page, ``/turn`` the htmx fragment, ``/static/*`` its files, ``/chat`` streams.
+
+    With ``resume``, ``/chat/streams/<sid>`` resumes (``GET``) and stops (``DELETE``) an answer.
+    """
 
     def __init__(
         self,
@@ -31,8 +38,9 @@ class DemoApp:
         model: str,
         shutdown: ShutdownSignal | None,
         limits: ChatLimits,
+        resume: ResumableStreams | None = None,
     ) -> None:
-        self._chat = chat_app(bot, shutdown=shutdown, **asdict(limits))
+        self._chat = chat_app(bot, shutdown=shutdown, resume=resume, **asdict(limits))
         self._page = page(model, "asgi").encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,7 +50,7 @@ class DemoApp:
         if scope["type"] != "http":
             await refuse_non_http(scope, receive, send)
             return
-        if scope["path"] == "/chat":
+        if scope["path"] == "/chat" or scope["path"].startswith("/chat/streams/"):
             await self._chat(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
@@ -72,6 +80,11 @@ class DemoApp:
 
 
 def build(
-    bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None, limits: ChatLimits
+    bot: StreamingBot,
+    *,
+    model: str,
+    shutdown: ShutdownSignal | None,
+    limits: ChatLimits,
+    resume: ResumableStreams | None = None,
 ) -> DemoApp:
-    return DemoApp(bot, model=model, shutdown=shutdown, limits=limits)
+    return DemoApp(bot, model=model, shutdown=shutdown, limits=limits, resume=resume)

@@ -37,10 +37,16 @@ def stream_headers(sid: str) -> dict[str, str]:
     return {STREAM_ID_HEADER: sid, "access-control-expose-headers": STREAM_ID_HEADER}
 
 
-def reader_options(options: StreamOptions) -> StreamOptions:
-    """`options` for a reader: it waits for nothing, adds no id, and leaves quietly at
-    shutdown (the stream goes on, or ends with its own `shutdown` event)."""
-    return {**options, "prefetch": False, "finished_id": None, "shutdown_message": None}
+def reader_options(options: StreamOptions, *, shared: bool = True) -> StreamOptions:
+    """`options` for a reader: it waits for nothing and adds no id. At shutdown, a reader
+    of a `shared` store leaves quietly (its client resumes on another worker, where
+    the stream goes on or ends with its own `shutdown` event); a reader of a store
+    that dies with this process keeps the app's shutdown message, since no resume
+    can succeed after it."""
+    reader: StreamOptions = {**options, "prefetch": False, "finished_id": None}
+    if shared:
+        reader["shutdown_message"] = None
+    return reader
 
 
 _READER_OPTIONS = reader_options(check_options({}))

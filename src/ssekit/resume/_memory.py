@@ -72,6 +72,7 @@ class MemoryStore:
     ) -> None:
         self._max_streams = check_count("max_streams", max_streams)
         self.max_events = check_events_cap(max_events)
+        self.shared = False
         self._done_ttl: float = check_seconds("done_ttl", done_ttl)  # type: ignore[assignment]
         self._logs: dict[str, Log] = {}
         self._running: dict[str, _Running] = {}

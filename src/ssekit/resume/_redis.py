@@ -104,6 +104,7 @@ class RedisStore:
         if self._ttl <= self._lease:
             raise ValueError(f"ttl ({ttl}) must be longer than lease ({lease})")
         self.max_events = check_events_cap(max_events)
+        self.shared = True
         self._max_connections = check_count("max_connections", max_connections)
         self._socket_timeout = _seconds("socket_timeout", socket_timeout)
         self._store_retry = _seconds("store_retry", store_retry)

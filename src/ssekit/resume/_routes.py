@@ -84,7 +84,7 @@ class ChatResume:
         #: The app's stream options (`given`, checked), for the stream a request starts.
         self.app_options = check_options(given, resumable_defaults(streams, protocol, given))
         self._headers = headers
-        self._options = reader_options(self.app_options)
+        self._options = reader_options(self.app_options, shared=streams.store_is_shared)
         self._max_body = max_body
 
     async def route(self, scope: Scope, receive: Receive, send: Send) -> bool:

@@ -81,6 +81,10 @@ class Store(Protocol):
     """A place for streams' frames; see the module docstring."""
 
     max_events: int
+    #: Whether other processes can serve this store's streams. A reader then leaves
+    #: quietly at shutdown (its client resumes elsewhere); when the streams die with
+    #: this process, it says the server is shutting down instead.
+    shared: bool
 
     async def _open(self, tasks: TaskGroup, frames: Frames) -> None: ...
     async def _close(self) -> None: ...

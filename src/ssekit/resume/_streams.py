@@ -128,6 +128,11 @@ class ResumableStreams:
         """The name of the error events that end its streams."""
         return self._frames.error_event
 
+    @property
+    def store_is_shared(self) -> bool:
+        """Whether another process can serve these streams (`RedisStore`, not `MemoryStore`)."""
+        return self._store.shared
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:

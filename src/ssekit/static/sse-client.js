@@ -6,6 +6,10 @@
 //   `EventSource` cannot send). It never reconnects.
 // - `openEventSource(url, handlers)`: the browser's own `EventSource`, closed on the final event so
 //   that the browser does not reconnect (and re-run an LLM call) when the stream ends.
+// - `resumableStream(url, options)`: `streamEvents` for a server with resumable streams (ssekit's
+//   `chat_app(bot, resume=streams)`): it resumes by itself after a dropped connection, can keep its
+//   place in `sessionStorage` for `restoreStream` after a reload, and `stop()` stops the model.
+//   `resumeStream` resumes a stream known by an event ID.
 //
 // Errors are distinct classes, all extending `SSEError`:
 // - `HttpError`: the server answered with a non-2xx status or not with `text/event-stream`.
@@ -13,6 +17,7 @@
 // - `ConnectionError`: the connection failed or dropped, or the stream ended before its `done` event.
 // - `EventTooLongError`: the server sent an event longer than `maxEventLength` characters; the client
 //   stops there rather than buffer without bound.
+// - `ResumeError`: a resumable stream is gone (404) or could not be resumed in `maxRetries` tries.
 // Aborting through an `AbortSignal` rejects with the signal's reason (an `AbortError` `DOMException`
 // unless you gave another reason), never with one of the classes above.
 /**
@@ -593,8 +598,8 @@ export async function* streamEvents(url, options = {}) {
   const request = buildRequest(url, requestOptions);
   const where = String(url);
   const { signal } = requestOptions;
-  const body = await openStream(fetchImpl, request, { where, signal, parser });
-  yield* readEvents(body, parser, { where, signal, doneEvent, errorEvent });
+  const response = await openStream(fetchImpl, request, { where, signal, parser });
+  yield* readEvents(response.body, parser, { where, signal, doneEvent, errorEvent });
 }
 
 /**
@@ -627,13 +632,13 @@ function buildRequest(url, { method = "POST", body, json, headers, signal, lastE
 }
 
 /**
- * Send the request and return the body of its event-stream response. Anything else throws: an
- * `HttpError` (with the start of the body), a `ConnectionError`, or the abort reason.
+ * Send the request and return its event-stream response, whose body is not `null`. Anything else
+ * throws: an `HttpError` (with the start of the body), a `ConnectionError`, or the abort reason.
  *
  * @param {typeof fetch} fetchImpl
  * @param {Request} request
  * @param {{ where: string, signal: AbortSignal | undefined, parser: SSEParser }} context
- * @returns {Promise<ReadableStream<Uint8Array>>}
+ * @returns {Promise<Response & { body: ReadableStream<Uint8Array> }>}
  */
 async function openStream(fetchImpl, request, { where, signal, parser }) {
   /** @type {Response} */
@@ -657,7 +662,7 @@ async function openStream(fetchImpl, request, { where, signal, parser }) {
   if (response.body === null) {
     throw new ConnectionError("incomplete", `no body from ${where}`, parser.lastEventId);
   }
-  return response.body;
+  return /** @type {Response & { body: ReadableStream<Uint8Array> }} */ (response);
 }
 
 /**
@@ -876,4 +881,435 @@ export function openEventSource(url, handlers = {}) {
   if (errorEvent !== null) types.add(errorEvent);
   for (const type of types) source.addEventListener(type, listener);
   return source;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resumable streams: a POST answer that survives a dropped connection and a page reload.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A resumable stream could not be resumed. `reason: "not-found"`: the server answered `404`, the
+ * stream is unknown or expired (its answer is lost; asking again runs the model again).
+ * `reason: "exhausted"`: `maxRetries` resumes in a row failed (network errors, `5xx`, `429`); the
+ * stream may still be running, and its saved point (`storageKey`) is kept for a later
+ * `restoreStream`. `cause` is the last failure.
+ */
+export class ResumeError extends SSEError {
+  /**
+   * @param {"not-found" | "exhausted"} reason
+   * @param {string} message
+   * @param {{ streamId: string, lastEventId: string, attempts: number, cause?: unknown }} details
+   */
+  constructor(reason, message, { streamId, lastEventId, attempts, cause }) {
+    super(message, cause === undefined ? undefined : { cause });
+    /** @type {"not-found" | "exhausted"} */
+    this.reason = reason;
+    /** @type {string} The stream's id (the `sid`). */
+    this.streamId = streamId;
+    /** @type {string} The last event ID received (`<sid>:<seq>`), or "". */
+    this.lastEventId = lastEventId;
+    /** @type {number} Connections that failed in a row without an event: the one that dropped,
+     * then each resume. */
+    this.attempts = attempts;
+  }
+}
+
+/**
+ * Options of `resumableStream`, `resumeStream` and `restoreStream`: those of `streamEvents`, plus:
+ *
+ * @typedef {StreamOptions & ResumeOptions} ResumableOptions
+ * @typedef {object} ResumeOptions
+ * @property {number} [maxRetries] Resume requests tried in a row before giving up with a
+ *   `ResumeError` (`"exhausted"`); an event received resets the count. Default 6.
+ * @property {number} [retryDelay] The wait before the first resume, in ms; it doubles at each
+ *   failed try, up to `maxRetryDelay`, and each wait is drawn between half and all of it (jitter).
+ *   Default 250.
+ * @property {number} [maxRetryDelay] The longest wait between two tries, in ms. Default 8000.
+ * @property {string} [storageKey] Keep the stream's resume URL and last event ID in
+ *   `sessionStorage` under this key while it runs, so that a reloaded page can `restoreStream` it.
+ *   Removed when the stream ends (but not when the tries are exhausted).
+ * @property {(retry: { attempt: number, delay: number, error: unknown }) => void} [onRetry] Called
+ *   before each wait for a resume, with what ended the previous connection.
+ */
+
+const RESUME_DEFAULTS = { maxRetries: 6, retryDelay: 250, maxRetryDelay: 8000 };
+/** The response header that carries a resumable stream's id. */
+const STREAM_ID_HEADER = "ssekit-stream-id";
+/** The error event a server sends when it could not read its store: the stream may go on. */
+const STORE_UNAVAILABLE = "store_unavailable";
+
+/**
+ * Start a resumable stream (POST by default, like `streamEvents`) on a server that serves resumable
+ * streams (`chat_app(bot, resume=streams)`). When the connection drops, it resumes by itself:
+ * `GET {url}/streams/<sid>` with `Last-Event-ID`, after a backoff, at most `maxRetries` times in a
+ * row. The events arrive exactly once and in order, whatever the cuts. On a server without resume
+ * (no `ssekit-stream-id` header), it behaves as `streamEvents`.
+ *
+ * ```js
+ * const stream = resumableStream("/chat", { json: { messages }, storageKey: "chat" });
+ * stopButton.onclick = () => stream.stop();            // DELETE: the model stops
+ * for await (const { event, data } of stream) if (event === "message") output.append(data);
+ * ```
+ *
+ * @param {string | URL} url The chat endpoint; its resume URLs are `{url}/streams/<sid>`.
+ * @param {ResumableOptions} [options]
+ */
+export function resumableStream(url, options = {}) {
+  return new ResumableStream(url, options, "");
+}
+
+/**
+ * Resume a stream known by one of its event IDs (`<sid>:<seq>`: the events after it arrive) or by
+ * its id alone (`streamId`: all its events, from the first). `url` is the chat endpoint the stream
+ * was started on. It then goes on as `resumableStream` does.
+ *
+ * @param {string | URL} url
+ * @param {ResumableOptions & { streamId?: string }} options `lastEventId` or `streamId`.
+ */
+export function resumeStream(url, options) {
+  const { streamId, lastEventId = "", ...rest } = options;
+  const sid = streamId ?? streamIdOf(lastEventId);
+  if (!sid) throw new TypeError("resumeStream: give `lastEventId` (<sid>:<seq>) or `streamId`");
+  return new ResumableStream(url, rest, sid, lastEventId);
+}
+
+/**
+ * After a reload: the stream that was running under `storageKey` in this tab (`sessionStorage`),
+ * resumed after the last event the page received; `null` when none was saved.
+ *
+ * @param {string} storageKey
+ * @param {ResumableOptions} [options]
+ * @returns {ResumableStream | null}
+ */
+export function restoreStream(storageKey, options = {}) {
+  const saved = loadPoint(storageKey);
+  if (saved === null) return null;
+  return new ResumableStream(saved.url, { ...options, storageKey }, saved.streamId, saved.lastEventId);
+}
+
+/**
+ * The stream id in an event ID `<sid>:<seq>` ("" when it is not one).
+ *
+ * @param {string} eventId
+ */
+function streamIdOf(eventId) {
+  const colon = eventId.lastIndexOf(":");
+  return colon > 0 && DIGITS.test(eventId.slice(colon + 1)) ? eventId.slice(0, colon) : "";
+}
+
+/**
+ * The chat URL of a stream's resume URL: the chat URL without query, fragment or trailing slash.
+ *
+ * @param {string | URL} url
+ */
+function mountOf(url) {
+  const base = globalThis.location?.href;
+  const mount = new URL(url, base);
+  mount.search = "";
+  mount.hash = "";
+  mount.pathname = mount.pathname.replace(/\/+$/, "");
+  return mount.href;
+}
+
+/**
+ * @param {string} storageKey
+ * @returns {{ url: string, streamId: string, lastEventId: string } | null}
+ */
+function loadPoint(storageKey) {
+  try {
+    const saved = JSON.parse(globalThis.sessionStorage?.getItem(storageKey) ?? "null");
+    if (typeof saved?.url === "string" && typeof saved.streamId === "string" && saved.streamId) {
+      return { url: saved.url, streamId: saved.streamId, lastEventId: String(saved.lastEventId ?? "") };
+    }
+  } catch {
+    // unreadable or unavailable storage: nothing to restore
+  }
+  return null;
+}
+
+/**
+ * Wait `delay` ms, or reject with the signal's reason once it is aborted.
+ *
+ * @param {number} delay
+ * @param {AbortSignal} signal
+ */
+function pause(delay, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(undefined);
+    }, delay);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Whether a failure of a resumable stream's connection is worth a resume: the network, a body that
+ * ended before its done event, a server busy or briefly away (`5xx`, `429`), a store it could not
+ * read. Anything else (a `4xx`, an event too long, the server's own error event) is final.
+ *
+ * @param {unknown} error
+ */
+function isTransient(error) {
+  if (error instanceof ConnectionError) return true;
+  if (error instanceof HttpError) return error.status >= 500 || error.status === 429;
+  return error instanceof ServerError && error.data === STORE_UNAVAILABLE;
+}
+
+/**
+ * One resumable stream: iterate it (once) with `for await`; `stop()` stops it on the server.
+ * Made by `resumableStream`, `resumeStream` and `restoreStream`.
+ *
+ * Leaving the loop early (`break`) or aborting its `signal` closes the connection only: the answer
+ * goes on on the server (until its `orphan_timeout`), and a saved point is kept, so the stream can
+ * still be resumed. `stop()` ends it for good.
+ */
+export class ResumableStream {
+  /** @type {string | URL} The URL of the first request. */
+  #url;
+  /** @type {string} The chat URL: the first request's, without query nor trailing slash. */
+  #mount;
+  /** @type {StreamOptions} The options of the first request (what `fetch` and the body take). */
+  #requestOptions;
+  /** @type {{ doneEvent: string | null, errorEvent: string | null, onComment?: (text: string) => void,
+   *   maxEventLength?: number, fetch: typeof fetch }} How every connection is read. */
+  #reading;
+  /** @type {{ maxRetries: number, retryDelay: number, maxRetryDelay: number }} */
+  #retry;
+  /** @type {ResumeOptions["onRetry"]} */
+  #onRetry;
+  /** @type {string | undefined} */
+  #storageKey;
+  #streamId = "";
+  #lastEventId = "";
+  /** The stream's id is known: every request from now on is a resume, never the first again. */
+  #resuming;
+  #controller = new AbortController();
+  #iterated = false;
+  /** @type {Promise<string>} Settles with the stream id once the first response is in. */
+  #started;
+  /** @type {(streamId: string) => void} */
+  #onStarted = () => {};
+
+  /**
+   * @param {string | URL} url
+   * @param {ResumableOptions} options
+   * @param {string} streamId "" to start a new stream.
+   * @param {string} [lastEventId]
+   */
+  constructor(url, options, streamId, lastEventId = "") {
+    const { maxRetries, retryDelay, maxRetryDelay, storageKey, onRetry, ...streamOptions } = {
+      ...RESUME_DEFAULTS,
+      ...options,
+    };
+    const { doneEvent = "done", errorEvent = "error", onComment, maxEventLength } = streamOptions;
+    const { fetch: fetchImpl = globalThis.fetch, ...requestOptions } = streamOptions;
+    for (const name of ["doneEvent", "errorEvent", "onComment", "maxEventLength"]) {
+      delete (/** @type {Record<string, unknown>} */ (requestOptions))[name];
+    }
+    for (const [name, value] of Object.entries({ maxRetries, retryDelay, maxRetryDelay })) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new TypeError(`${name} must be an integer >= 0, got ${String(value)}`);
+      }
+    }
+    this.#url = url;
+    this.#mount = mountOf(url);
+    this.#requestOptions = requestOptions;
+    this.#reading = { doneEvent, errorEvent, onComment, maxEventLength, fetch: fetchImpl };
+    this.#retry = { maxRetries, retryDelay, maxRetryDelay };
+    this.#onRetry = onRetry;
+    this.#storageKey = storageKey;
+    this.#streamId = streamId;
+    this.#lastEventId = lastEventId;
+    this.#resuming = streamId !== "";
+    this.#started = new Promise((resolve) => {
+      this.#onStarted = resolve;
+    });
+    if (this.#resuming) this.#onStarted(streamId);
+    const { signal } = streamOptions;
+    signal?.addEventListener("abort", () => this.#controller.abort(signal.reason), { once: true });
+    if (signal?.aborted) this.#controller.abort(signal.reason);
+  }
+
+  /** The stream's id (`sid`), once the server has sent it ("" before, or without resume). */
+  get streamId() {
+    return this.#streamId;
+  }
+
+  /** The ID of the last event received (`<sid>:<seq>`), or "". */
+  get lastEventId() {
+    return this.#lastEventId;
+  }
+
+  /** Where the stream is resumed and stopped: `{url}/streams/<sid>` ("" before the id is known). */
+  get resumeUrl() {
+    return this.#streamId ? `${this.#mount}/streams/${encodeURIComponent(this.#streamId)}` : "";
+  }
+
+  /**
+   * Stop the stream on the server (`DELETE` its resume URL: the model call is closed), and end the
+   * iteration here: it rejects with an `AbortError` `DOMException`. Waits for the stream's id if
+   * the first response has not arrived yet. Resolves with the `DELETE`'s status (`202` stopped,
+   * `204` it had already ended, `404` unknown), or `undefined` when there was nothing to stop.
+   *
+   * @returns {Promise<number | undefined>}
+   */
+  async stop() {
+    const streamId = this.#streamId || (this.#iterated ? await this.#started : "");
+    this.#controller.abort(new DOMException("the stream was stopped", "AbortError"));
+    this.#forget();
+    if (!streamId) return undefined;
+    const { headers, credentials } = this.#requestOptions;
+    const fetchImpl = this.#reading.fetch; // called unbound, as fetch must be
+    const response = await fetchImpl(this.resumeUrl, { method: "DELETE", headers, credentials });
+    await response.body?.cancel();
+    return response.status;
+  }
+
+  /** @returns {AsyncGenerator<SSEEvent, void, undefined>} */
+  [Symbol.asyncIterator]() {
+    if (this.#iterated) throw new TypeError("a ResumableStream can be iterated once");
+    this.#iterated = true;
+    return this.#events();
+  }
+
+  /** @returns {AsyncGenerator<SSEEvent, void, undefined>} */
+  async *#events() {
+    let attempts = 0;
+    try {
+      for (;;) {
+        try {
+          for await (const event of this.#connect()) {
+            attempts = 0;
+            yield event;
+          }
+          this.#forget();
+          return; // the done event, a 204, or the end of a stream without resume
+        } catch (error) {
+          if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+          attempts += 1;
+          await this.#beforeResume(error, attempts);
+        }
+      }
+    } finally {
+      this.#onStarted("");
+    }
+  }
+
+  /**
+   * One connection's events: the first request, or a resume after the last event received. The
+   * saved point is updated before each event is handed over.
+   *
+   * @returns {AsyncGenerator<SSEEvent, void, undefined>}
+   */
+  async *#connect() {
+    const { doneEvent, errorEvent, onComment, maxEventLength, fetch: fetchImpl } = this.#reading;
+    const signal = this.#controller.signal;
+    const parser = new SSEParser({ onComment, maxEventLength });
+    const request = this.#request(signal);
+    const where = request.url;
+    let response;
+    try {
+      response = await openStream(fetchImpl, request, { where, signal, parser });
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 204 && this.#streamId) return;
+      throw error;
+    }
+    this.#learn(response.headers.get(STREAM_ID_HEADER) ?? "");
+    for await (const event of readEvents(response.body, parser, { where, signal, doneEvent, errorEvent })) {
+      this.#received(event.id);
+      yield event;
+    }
+  }
+
+  /**
+   * The first request as given, or a resume (`GET` the resume URL) after the last event received.
+   *
+   * @param {AbortSignal} signal
+   */
+  #request(signal) {
+    if (!this.#resuming) return buildRequest(this.#url, { ...this.#requestOptions, signal });
+    const { method, body, json, lastEventId: _given, signal: _signal, ...init } = this.#requestOptions;
+    const lastEventId = this.#lastEventId || undefined; // none: the whole stream, from its start
+    return buildRequest(this.resumeUrl, { ...init, method: "GET", lastEventId, signal });
+  }
+
+  /**
+   * The stream's id, from the response header, else from the first event ID `<sid>:<seq>`; once
+   * known, every later request is a resume.
+   *
+   * @param {string} streamId
+   */
+  #learn(streamId) {
+    if (!this.#streamId && streamId) {
+      this.#streamId = streamId;
+      this.#resuming = true;
+      this.#save();
+    }
+    this.#onStarted(this.#streamId);
+  }
+
+  /** @param {string} eventId */
+  #received(eventId) {
+    this.#lastEventId = eventId;
+    this.#learn(streamIdOf(eventId));
+    this.#save();
+  }
+
+  /**
+   * After a failed connection: wait before the next resume, or throw what ends the stream.
+   *
+   * @param {unknown} error
+   * @param {number} attempts Failed connections in a row.
+   */
+  async #beforeResume(error, attempts) {
+    const details = { streamId: this.#streamId, lastEventId: this.#lastEventId, attempts, cause: error };
+    if (this.#resuming && error instanceof HttpError && error.status === 404) {
+      this.#forget();
+      throw new ResumeError("not-found", `stream ${this.#streamId} is unknown or expired`, details);
+    }
+    if (!this.#resuming || !isTransient(error)) {
+      this.#forget();
+      throw error;
+    }
+    if (attempts > this.#retry.maxRetries) {
+      throw new ResumeError(
+        "exhausted",
+        `stream ${this.#streamId}: ${attempts - 1} resumes failed in a row`,
+        details,
+      );
+    }
+    const { retryDelay, maxRetryDelay } = this.#retry;
+    const ceiling = Math.min(maxRetryDelay, retryDelay * 2 ** (attempts - 1));
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.#onRetry?.({ attempt: attempts, delay, error });
+    await pause(delay, this.#controller.signal);
+  }
+
+  #save() {
+    if (this.#storageKey === undefined || !this.#streamId) return;
+    const point = { url: this.#mount, streamId: this.#streamId, lastEventId: this.#lastEventId };
+    try {
+      globalThis.sessionStorage?.setItem(this.#storageKey, JSON.stringify(point));
+    } catch {
+      // storage full or disabled: the stream still resumes within this page
+    }
+  }
+
+  #forget() {
+    if (this.#storageKey === undefined) return;
+    try {
+      globalThis.sessionStorage?.removeItem(this.#storageKey);
+    } catch {
+      // storage disabled: nothing was saved
+    }
+  }
 }

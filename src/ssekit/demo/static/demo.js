@@ -2,9 +2,15 @@
 //
 // The form posts to /turn (htmx); the server answers with the user's bubble and an empty assistant
 // bubble carrying the message and the chosen transport in data-* attributes. This script then streams
-// the answer from /chat into that bubble, with ssekit's client: POST + JSON through `streamEvents`, or
-// GET through the browser's EventSource (`openEventSource`). Text from the server is only ever set
-// with textContent / append(string): the model's output cannot inject HTML.
+// the answer from /chat into that bubble, with ssekit's client: POST + JSON through `resumableStream`
+// (`streamEvents` when the server does not resume), or GET through the browser's EventSource
+// (`openEventSource`). Text from the server is only ever set with textContent / append(string): the
+// model's output cannot inject HTML.
+//
+// When the server serves resumable streams (`ssekit serve --store ...`), an answer survives a
+// dropped connection (the client resumes it) and a reload: the text shown and the ID of the last
+// event shown are saved together in sessionStorage, and the reloaded page resumes after that event.
+// Stop then sends DELETE, which stops the model on the server.
 //
 // Each bubble's data-state is one of: streaming, done, stopped, server-error (the server sent an
 // `error` event), connection-lost (the connection dropped before `done`), refused (the server refused
@@ -14,7 +20,17 @@
 // maxlength, a notice when pasted or typed text was cut to that limit (the browser cuts it without a
 // word), and the server's reason when /turn refuses the message (htmx swaps nothing on a 4xx/5xx).
 
-import { ConnectionError, HttpError, ServerError, openEventSource, streamEvents } from "/static/sse-client.js";
+import {
+  ConnectionError,
+  HttpError,
+  ResumeError,
+  ServerError,
+  openEventSource,
+  resumableStream,
+  resumeStream,
+} from "/static/sse-client.js";
+
+/** @typedef {import("/static/sse-client.js").ResumableStream} ResumableStream */
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("ask"));
 const input = /** @type {HTMLInputElement} */ (document.getElementById("message"));
@@ -40,6 +56,12 @@ const STATUS = {
  */
 function describe(error) {
   if (error instanceof ServerError) return ["server-error", `The server reported an error: ${error.data}`];
+  if (error instanceof ResumeError && error.reason === "not-found") {
+    return ["connection-lost", "The answer is no longer on the server: ask again."];
+  }
+  if (error instanceof ResumeError) {
+    return ["connection-lost", "Connection lost, and the server could not be reached again."];
+  }
   if (error instanceof HttpError) {
     const message = /** @type {any} */ (error.json)?.error?.message ?? error.body;
     return ["refused", `The server refused the request (HTTP ${error.status}): ${message}`];
@@ -60,18 +82,45 @@ function setStreaming(streaming) {
   if (!streaming) input.focus();
 }
 
-/** @param {HTMLElement} bubble */
-function streamInto(bubble) {
+/** Where the answer in flight is kept for a reload (resumable servers only). */
+const SAVED = "ssekit-demo-answer";
+/**
+ * The page is being left (reload, navigation): keep the saved answer, whatever fails now. Chromium
+ * fails an open EventSource as soon as a reload starts, before `pagehide`: `beforeunload` comes first.
+ */
+let leaving = false;
+for (const type of ["beforeunload", "pagehide"]) {
+  window.addEventListener(type, () => {
+    leaving = true;
+  });
+}
+
+/**
+ * Whether an event ID is a resumable stream's (`<sid>:<seq>`), which a reload can resume.
+ *
+ * @param {string} id
+ */
+const resumable = (id) => /^[^:]+:[0-9]+$/.test(id);
+
+/**
+ * @param {HTMLElement} bubble
+ * @param {ResumableStream | null} [resumed] A stream resumed after a reload, to follow instead of
+ *   asking again.
+ */
+function streamInto(bubble, resumed = null) {
   const answer = /** @type {HTMLElement} */ (bubble.querySelector(".answer"));
   const status = /** @type {HTMLElement} */ (bubble.querySelector(".status"));
   const message = bubble.dataset.message ?? "";
+  const transport = bubble.dataset.transport ?? "post";
   let finished = false;
+  let stopped = false;
 
   /** @param {string} state @param {string} text */
   const finish = (state, text) => {
     if (finished) return;
     finished = true;
     stopCurrent = null;
+    if (!leaving) sessionStorage.removeItem(SAVED);
     bubble.dataset.state = state;
     bubble.setAttribute("aria-busy", "false");
     status.textContent = text;
@@ -82,40 +131,103 @@ function streamInto(bubble) {
     answer.append(token);
     bubble.scrollIntoView({ block: "end" });
   };
+  /**
+   * Save the text shown and the ID of the event that ends it, together: a reload shows that text
+   * and resumes after that event, so no word is repeated or missing.
+   *
+   * @param {string} lastEventId
+   */
+  const remember = (lastEventId) => {
+    if (!resumable(lastEventId) || finished) return;
+    const saved = { message, transport, text: answer.textContent, lastEventId };
+    sessionStorage.setItem(SAVED, JSON.stringify(saved));
+  };
+
+  /** @param {ResumableStream} stream */
+  const follow = (stream) => {
+    stopCurrent = () => {
+      stopped = true;
+      stream.stop().catch(() => {});
+    };
+    (async () => {
+      try {
+        for await (const { event, data, id } of stream) {
+          if (event === "message") show(data);
+          remember(id);
+        }
+        finish("done", STATUS.done);
+      } catch (error) {
+        if (stopped) finish("stopped", STATUS.stopped);
+        else finish(...describe(error));
+      }
+    })();
+  };
 
   bubble.dataset.state = "streaming";
   bubble.setAttribute("aria-busy", "true");
   setStreaming(true);
 
-  if (bubble.dataset.transport === "get") {
+  if (resumed !== null) {
+    follow(resumed);
+  } else if (transport === "get") {
+    let lastId = "";
     const source = openEventSource(`/chat?message=${encodeURIComponent(message)}`, {
-      onMessage: show,
+      events: ["stream"], // a resumable stream's first event: its id, before the first token
+      onEvent: ({ event, data, id }) => {
+        if (event === "message") show(data);
+        lastId = id;
+        remember(id);
+      },
       onDone: () => finish("done", STATUS.done),
-      onError: (error) => finish(...describe(error)),
+      onError: (error) => {
+        // A resumable stream goes on without this connection: resume it where it was cut.
+        const lost = error instanceof ConnectionError && error.reason === "network";
+        if (lost && resumable(lastId)) follow(resumeStream("/chat", { lastEventId: lastId }));
+        else finish(...describe(error));
+      },
     });
     stopCurrent = () => {
       source.close();
+      if (resumable(lastId)) resumeStream("/chat", { lastEventId: lastId }).stop().catch(() => {});
       finish("stopped", STATUS.stopped);
     };
-    return;
+  } else {
+    follow(resumableStream("/chat", { json: { messages: [message] } }));
   }
+}
 
-  const controller = new AbortController();
-  stopCurrent = () => controller.abort();
-  (async () => {
-    try {
-      for await (const { event, data } of streamEvents("/chat", {
-        json: { messages: [message] },
-        signal: controller.signal,
-      })) {
-        if (event === "message") show(data);
-      }
-      finish("done", STATUS.done);
-    } catch (error) {
-      if (controller.signal.aborted) finish("stopped", STATUS.stopped);
-      else finish(...describe(error));
-    }
-  })();
+/**
+ * After a reload: the answer that was streaming, shown as far as it had come, and resumed after
+ * its last event (on a server with resumable streams; nothing is saved otherwise).
+ */
+function restoreAnswer() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(SAVED) ?? "null");
+  } catch {
+    sessionStorage.removeItem(SAVED);
+  }
+  if (typeof saved?.lastEventId !== "string" || !resumable(saved.lastEventId)) return;
+  const turn = document.createElement("article");
+  turn.className = "turn";
+  const question = document.createElement("p");
+  question.className = "bubble user";
+  question.textContent = String(saved.message);
+  const bubble = document.createElement("div");
+  bubble.className = "bubble assistant";
+  bubble.dataset.message = String(saved.message);
+  bubble.dataset.transport = saved.transport === "get" ? "get" : "post";
+  bubble.dataset.restored = "true";
+  for (const name of ["answer", "status"]) {
+    const line = document.createElement("p");
+    line.className = name;
+    bubble.append(line);
+  }
+  /** @type {HTMLElement} */ (bubble.querySelector(".status")).setAttribute("role", "status");
+  /** @type {HTMLElement} */ (bubble.querySelector(".answer")).textContent = String(saved.text ?? "");
+  turn.append(question, bubble);
+  /** @type {HTMLElement} */ (document.getElementById("log")).append(turn);
+  streamInto(bubble, resumeStream("/chat", { lastEventId: saved.lastEventId }));
 }
 
 // htmx fires htmx:load on every element it adds: start streaming into each new assistant bubble.
@@ -179,5 +291,6 @@ form.addEventListener("htmx:sendError", () => {
 });
 
 showCount();
+restoreAnswer();
 
 stop.addEventListener("click", () => stopCurrent?.());
