@@ -80,6 +80,8 @@ SCENARIOS: dict[str, Scenario] = {
     "redact_cost": Scenario("redact_cost", suite=False),
     "resume": Scenario("resume", suite=False),
     "fastapi_paths": Scenario("fastapi_paths", suite=False),
+    # No server: each adapter's CPU per event and memory per idle stream against the core's.
+    "inprocess": Scenario("inprocess", ("--memory", "--streams", "1000")),
 }
 
 

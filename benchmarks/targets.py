@@ -140,6 +140,10 @@ TARGETS: dict[str, tuple[Builder, str]] = {
     ),
     "ssekit-litestar": (_CORE["litestar"], "`ssekit_litestar.sse_response` in a Litestar handler"),
     "ssekit-quart": (_CORE["quart"], "`ssekit_quart.sse_response` in a Quart route"),
+    "ssekit-quart-lent": (
+        _CORE["quart-lent"],
+        "the same, the app opted in with `ssekit_quart.lend_send` (the producer's task writes)",
+    ),
     "ssekit-django": (_CORE["django"], "`ssekit_django.sse_response` in an async Django view"),
     "sse-starlette": (_PEER["sse-starlette"], "`sse_starlette.EventSourceResponse`"),
     "fastapi": (

@@ -163,6 +163,17 @@ def test_9_comment_cannot_forge_an_event() -> None:
     assert all(line.startswith(b":") for line in wire.splitlines())
 
 
+def test_9_comment_frame_is_written_by_its_value_not_a_subclass_split() -> None:
+    class Lying(str):
+        def split(self, sep: Any = None, maxsplit: Any = -1) -> list[str]:
+            return [str.__str__(self)]
+
+        def __contains__(self, item: object) -> bool:
+            return False
+
+    assert encode_comment(Lying("a\r\nevent: forged")) == b": a\n: event: forged\n"
+
+
 def test_9_comment_inside_an_event_comes_first() -> None:
     assert encode(ServerSentEvent(data="x", comment="note")) == b": note\ndata: x\n\n"
 

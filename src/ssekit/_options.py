@@ -13,8 +13,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from ._event import ServerSentEvent, check_id, check_name
+from ._event import ServerSentEvent
 from ._redact import ErrorFormatter, format_error
+from ._wire import check_id, check_name
 
 if TYPE_CHECKING:
     from ._framing import Framing

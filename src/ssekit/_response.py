@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from typing import NamedTuple, Unpack
 
 import anyio
@@ -105,18 +105,22 @@ class PulledResponse(NamedTuple):
 
     status_code: int
     headers: list[tuple[bytes, bytes]]
-    #: The body's chunks; `aclose()` it when done (that closes the producer).
+    #: The body's chunks (or `push(send)`); `aclose()` it when done (that closes the producer).
     body: _Body
 
 
 class _Body:
-    """A pulled body; closing it closes the producer, even if it was never read."""
+    """A served body: pulled chunk by chunk, or pushed whole with the host's `send`.
 
-    __slots__ = ("_chunks", "_events", "_started")
+    Closing it closes the producer, even if it was never read.
+    """
 
-    def __init__(self, events: Producer, chunks: AsyncGenerator[bytes, None] | None) -> None:
+    __slots__ = ("_chunks", "_events", "_started", "_stream")
+
+    def __init__(self, events: Producer, stream: EventStream | None) -> None:
         self._events = events
-        self._chunks = chunks
+        self._stream = stream  # None: there is no body (`HEAD`, `204`)
+        self._chunks: AsyncGenerator[bytes, None] | None = None
         self._started = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -124,9 +128,33 @@ class _Body:
 
     def __anext__(self) -> Awaitable[bytes]:
         if self._chunks is None:
-            return self._end()
+            if self._stream is None or self._started:
+                return self._end()
+            self._chunks = _chunks(self._stream)
         self._started = True
         return self._chunks.__anext__()  # no frame of its own per chunk
+
+    async def push(self, send: Send) -> None:
+        """Write the whole body with the host's ASGI `send`, instead of being iterated.
+
+        The engine then runs in push mode, as in an ASGI call: the producer's task
+        writes each event (one `http.response.body` message, `more_body=True`)
+        rather than handing it to the host's task. The final message is the host's.
+        Nothing here reads `receive`: the host cancels this task when its client
+        leaves. A `send` that fails (`OSError`) or stays stuck past `send_timeout`
+        ends the body quietly, the producer closed.
+        """
+        if self._started:
+            raise RuntimeError("this body is already being read")
+        self._started = True
+        if self._stream is None:
+            await close_producer(self._events)
+            return
+        try:
+            async with self._stream as stream:
+                await stream.run(_body_writer(send))
+        except ClientGone:
+            return
 
     async def _end(self) -> bytes:
         await self.aclose()
@@ -134,10 +162,22 @@ class _Body:
 
     async def aclose(self) -> None:
         if self._chunks is not None:
-            await self._chunks.aclose()
-            if self._started:
-                return  # the stream has closed the producer
-        await close_producer(self._events)
+            await self._chunks.aclose()  # the stream closes the producer
+        elif not self._started:
+            self._started = True
+            await close_producer(self._events)
+
+
+def _body_writer(send: Send) -> Callable[[bytes], Awaitable[None]]:
+    """The engine's `write` for a lent `send`: each chunk one body message."""
+
+    async def write(chunk: bytes) -> None:
+        try:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except _DISCONNECT_ERRORS as exc:
+            raise ClientGone from exc
+
+    return write
 
 
 async def _chunks(stream: EventStream) -> AsyncGenerator[bytes, None]:
@@ -265,7 +305,8 @@ class EventStreamResponse:
         after taking one has the producer cancelled and closed, and the body ends).
         Close the body (`aclose()`) once done with it, read or not: that closes the
         producer. `prefetch` needs the status to wait for the first event, so it is
-        refused here.
+        refused here. A host that can lend its ASGI `send` may instead
+        `await body.push(send)`: the producer's task then writes each event.
         """
         if prefetch_window(self._options):
             raise ValueError("prefetch is not available when the host sends the status first")
@@ -273,5 +314,5 @@ class EventStreamResponse:
         if status is not None:
             headers = self.raw_headers if status != 204 else []
             return PulledResponse(status, headers, _Body(self._events, None))
-        chunks = _chunks(EventStream._checked(self._events, self._options))
-        return PulledResponse(self.status_code, self.raw_headers, _Body(self._events, chunks))
+        stream = EventStream._checked(self._events, self._options)
+        return PulledResponse(self.status_code, self.raw_headers, _Body(self._events, stream))

@@ -21,10 +21,10 @@ from collections.abc import (
 from numbers import Number
 from typing import Any, Protocol
 
-from ._event import check_name
 from ._parts import PART_TYPES, Part
 from ._producer import aclose_quietly
 from ._redact import ErrorFormatter, error_text, format_error
+from ._wire import check_name
 
 __all__ = ["StreamingBot", "as_async_iterator", "sse_stream", "stream_method"]
 

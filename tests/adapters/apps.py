@@ -119,8 +119,9 @@ def litestar_app(**config: Any) -> Any:
     return app("litestar", **config)
 
 
-def quart_app() -> Any:
-    return app("quart")
+def quart_app(*, lend: bool = False) -> Any:
+    """Quart iterating the body (pull), or, with ``lend``, lending its ``send`` (push)."""
+    return app("quart-lent" if lend else "quart")
 
 
 def django_app(middleware: Sequence[str] = ()) -> Any:
@@ -128,7 +129,7 @@ def django_app(middleware: Sequence[str] = ()) -> Any:
 
 
 #: The server each target is tested on, where it is not uvicorn.
-SERVER_OF = {"quart": "hypercorn-asyncio"}
+SERVER_OF = {"quart": "hypercorn-asyncio", "quart-lent": "hypercorn-asyncio"}
 #: Every target of the shared builder, and Django on daphne too: (app factory, server).
 TARGETS: dict[str, tuple[Callable[[], Any], str]] = {
     **{name: (partial(app, name), SERVER_OF.get(name, "uvicorn")) for name in BUILDERS},

@@ -55,6 +55,27 @@ def test_starlette_headers_cookies_and_background_set_after_construction() -> No
     assert ran.is_set()
 
 
+def test_starlette_media_type_sets_the_content_type_unless_headers_do() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    async def plain(request: Request) -> EventSourceResponse:
+        return EventSourceResponse(_two(), media_type="text/x-events")
+
+    async def both(request: Request) -> EventSourceResponse:
+        headers = {"Content-Type": "application/x-own"}
+        return EventSourceResponse(_two(), media_type="text/x-events", headers=headers)
+
+    with TestClient(Starlette(routes=[Route("/plain", plain), Route("/both", both)])) as http:
+        replies = http.get("/plain"), http.get("/both")
+    assert [reply.headers.get_list("content-type") for reply in replies] == [
+        ["text/x-events; charset=utf-8"],
+        ["application/x-own"],
+    ]
+    assert [reply.content for reply in replies] == [tokens(0, 1)] * 2
+
+
 def test_fastapi_response_class_gets_dependency_headers_and_background_tasks() -> None:
     app = FastAPI()
     ran = threading.Event()
@@ -107,13 +128,17 @@ def test_litestar_layered_headers_cookies_and_background() -> None:
     assert schema.status_code == 200
 
 
-def _quart_app(**config: Any) -> Any:
+#: Quart iterating the body (pull), and Quart lending its `send` (``lend_send``: push).
+QUART_MODES = pytest.mark.parametrize("lend", [False, True], ids=["pull", "lent"])
+
+
+def _quart_app(lend: bool, **config: Any) -> Any:
     from quart import Quart, Response, request
-    from ssekit_quart import sse_response
+    from ssekit_quart import lend_send, sse_response
 
     from ssekit import ShutdownSignal
 
-    app = Quart(__name__)
+    app = lend_send(Quart(__name__)) if lend else Quart(__name__)
     app.config.update(config)
     shutdown = ShutdownSignal()
 
@@ -149,8 +174,9 @@ def _quart_app(**config: Any) -> Any:
     return app
 
 
-def test_quart_producer_reads_the_request_and_a_finished_stream_gets_204() -> None:
-    app = _quart_app()
+@QUART_MODES
+def test_quart_producer_reads_the_request_and_a_finished_stream_gets_204(lend: bool) -> None:
+    app = _quart_app(lend)
 
     async def main() -> tuple[Any, bytes, Any]:
         async with app.test_client() as http:
@@ -166,10 +192,11 @@ def test_quart_producer_reads_the_request_and_a_finished_stream_gets_204() -> No
     assert again.status_code == 204
 
 
-def test_quart_stream_outlives_response_timeout() -> None:
+@QUART_MODES
+def test_quart_stream_outlives_response_timeout(lend: bool) -> None:
     timeout = 0.3  # Quart's RESPONSE_TIMEOUT; the endpoint pings every 0.1 s
     with (
-        serve(_quart_app(RESPONSE_TIMEOUT=timeout), "hypercorn-asyncio") as running,
+        serve(_quart_app(lend, RESPONSE_TIMEOUT=timeout), "hypercorn-asyncio") as running,
         client() as http,
         http.stream("GET", f"{running.url}/idle") as response,
     ):
@@ -182,9 +209,10 @@ def test_quart_stream_outlives_response_timeout() -> None:
     assert seen == b": ping\n" * seen.count(b": ping\n")
 
 
-def test_quart_stream_ends_cleanly_on_shutdown() -> None:
+@QUART_MODES
+def test_quart_stream_ends_cleanly_on_shutdown(lend: bool) -> None:
     with (
-        serve(_quart_app(), "hypercorn-asyncio") as running,
+        serve(_quart_app(lend), "hypercorn-asyncio") as running,
         client() as http,
         http.stream("GET", f"{running.url}/hold") as response,
     ):
@@ -195,8 +223,9 @@ def test_quart_stream_ends_cleanly_on_shutdown() -> None:
     assert rest == b"event: error\ndata: the server is shutting down\n\n"
 
 
+@QUART_MODES
 @pytest.mark.parametrize("then", ["idle", "busy"])
-def test_quart_drops_a_client_that_stops_reading_after_send_timeout(then: str) -> None:
+def test_quart_drops_a_client_that_stops_reading_after_send_timeout(then: str, lend: bool) -> None:
     """Quart writes the body itself; the core's pulled body still enforces send_timeout.
 
     ``idle``: the producer sent a lot, then waits for its model while Quart's write
@@ -204,11 +233,11 @@ def test_quart_drops_a_client_that_stops_reading_after_send_timeout(then: str) -
     producing, so ssekit's buffer fills up behind the stuck write.
     """
     from quart import Quart, Response
-    from ssekit_quart import sse_response
+    from ssekit_quart import lend_send, sse_response
 
     tracked = Tracked()
     big = "x" * 65536
-    app = Quart(__name__)
+    app = lend_send(Quart(__name__)) if lend else Quart(__name__)
 
     @app.get("/")
     async def stream() -> Response:

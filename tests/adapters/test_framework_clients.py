@@ -40,12 +40,19 @@ def _httpx_style(client: Any) -> Fetch:
 
 
 @pytest.fixture(
-    params=["starlette", "fastapi-return", "fastapi-response_class", "litestar", "quart"]
+    params=[
+        "starlette",
+        "fastapi-return",
+        "fastapi-response_class",
+        "litestar",
+        "quart",
+        "quart-lent",
+    ]
 )
 def fetch(request: pytest.FixtureRequest) -> Iterator[Fetch]:
     name = request.param
-    if name == "quart":
-        yield _quart_fetch(quart_app())
+    if name.startswith("quart"):
+        yield _quart_fetch(quart_app(lend=name == "quart-lent"))
         return
     if name == "litestar":
         from litestar.testing import TestClient as LitestarClient

@@ -45,7 +45,7 @@ ASGIApp = Callable[..., Any]
 
 #: What a failing bot raises: the client must never see it (see tests/reliability/secrets.py).
 BOT_FAILURE = "upstream refused api_key=sk-proj-Chaos0123456789abcdefABCDEF at https://admin:hunter2@llm.internal.corp:8443/v1"
-TARGETS = ("core", "starlette", "fastapi", "litestar", "quart", "django")
+TARGETS = ("core", "starlette", "fastapi", "litestar", "quart", "quart-lent", "django")
 
 
 def token(rid: str, index: int) -> str:

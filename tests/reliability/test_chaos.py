@@ -63,6 +63,7 @@ TARGETS = [
     ("starlette", "uvicorn"),
     ("litestar", "uvicorn"),
     ("quart", "hypercorn"),
+    ("quart-lent", "hypercorn"),
     ("django", "uvicorn"),
     ("django", "daphne"),
 ]

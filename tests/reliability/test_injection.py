@@ -7,10 +7,10 @@ response -> a real server on 127.0.0.1 -> the socket -> two parsers we did not w
 Targets: core ``chat_app`` (on uvicorn, hypercorn's trio worker and granian, asked by POST and
 by GET) and core ``EventStreamResponse`` on uvicorn; ssekit_starlette's ``sse_response`` in
 Starlette and FastAPI, and ``EventSourceResponse`` as FastAPI's ``response_class`` of a
-generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn); ssekit_django's
-``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn and daphne), all from the shared
-builder (``tests/support/endpoints.py``); and ``chat_app`` at a Django URL through
-``asgi_view``.
+generator endpoint; ssekit_litestar (uvicorn); ssekit_quart (hypercorn, with and without
+``lend_send``); ssekit_django's ``sse_response`` behind a typical ``MIDDLEWARE`` (uvicorn
+and daphne), all from the shared builder (``tests/support/endpoints.py``); and ``chat_app``
+at a Django URL through ``asgi_view``.
 
 What a client must see is computed here from the spec alone (docs/wire-format.md): one
 ``message`` per non-empty ``str`` token, its data the token with CRLF and CR read as LF
@@ -144,6 +144,7 @@ TARGETS: dict[str, Target] = {
     "fastapi-response_class": Target(_adapter("fastapi-response_class"), "uvicorn"),
     "litestar": Target(_adapter("litestar"), "uvicorn"),
     "quart": Target(_adapter("quart"), "hypercorn-asyncio"),
+    "quart-lent": Target(_adapter("quart-lent"), "hypercorn-asyncio"),
     "django": Target(_adapter("django"), "uvicorn"),
     "django-daphne": Target(_adapter("django"), "daphne"),
     "chat_app-django": Target(_chat_app_in_django, "uvicorn"),

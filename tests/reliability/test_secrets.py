@@ -66,7 +66,7 @@ def check(raw: bytes, secret: Secret, where: str) -> None:
     assert not found, f"{where}: {found} reached the client:\n{raw.decode(errors='replace')}"
 
 
-SERVER_OF = {"quart": "hypercorn-asyncio"}
+SERVER_OF = {"quart": "hypercorn-asyncio", "quart-lent": "hypercorn-asyncio"}
 
 
 @pytest.mark.parametrize("target", TARGETS)

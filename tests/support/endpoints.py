@@ -217,6 +217,13 @@ def quart(endpoint: Endpoint) -> ASGIApp:
     return app
 
 
+def quart_lent(endpoint: Endpoint) -> ASGIApp:
+    """The Quart app with `ssekit_quart.lend_send`: the producer's task writes each event."""
+    from ssekit_quart import lend_send
+
+    return lend_send(quart(endpoint))  # type: ignore[arg-type]
+
+
 def django(endpoint: Endpoint) -> ASGIApp:
     """`ssekit_django.sse_response` from async Django views, served by ssekit's ASGI handler."""
     import json
@@ -251,6 +258,7 @@ BUILDERS: dict[str, Callable[[Endpoint], ASGIApp]] = {
     "fastapi-response_class": fastapi_response_class,
     "litestar": litestar,
     "quart": quart,
+    "quart-lent": quart_lent,
     "django": django,
 }
 

@@ -14,11 +14,11 @@ from typing import ClassVar
 
 from .._asgi import Answer, error_body, json_error_headers
 from .._chat import mark_finished
-from .._event import check_name
 from .._exceptions import RequestRefused
 from .._options import StreamOptions, check_options
 from .._request import FINISHED_ID, ChatLimits, ReadBody, RequestScope, read_chat_request
 from .._sse_stream import StreamingBot, sse_stream
+from .._wire import check_name
 from ._base import Protocol, ProtocolStream, Turn
 
 __all__ = ["SsekitProtocol"]

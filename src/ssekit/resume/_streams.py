@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Self
 
 import anyio
 
-from .._event import check_name
 from .._exceptions import StoreUnavailable
 from .._options import check_seconds
 from .._producer import CLOSE_TIMEOUT, Producer, check_producer, close_producer
 from .._redact import ErrorFormatter, format_error, log_error
+from .._wire import check_name
 from ._answer import StreamAnswer, stream_headers
 from ._detached import FINISH_TIMEOUT, Detached
 from ._frames import Frames

@@ -11,7 +11,7 @@ core response with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from litestar.response import Response
@@ -82,31 +82,46 @@ class EventSourceResponse(Response[Producer]):
         status_code: int | None = None,
         type_encoders: TypeEncodersMap | None = None,
     ) -> ASGIResponse:
-        return _ASGIEventSource(
-            self._core,
-            background=self.background or background,
+        # Litestar's own response encodes the layered headers and cookies; only the
+        # result is kept, in the core response, for as long as the stream lasts.
+        encoded = ASGIResponse(
             cookies=[*self.cookies, *(cookies or ())],
             headers={**(headers or {}), **self.headers},
             media_type=_MEDIA_TYPE,
             status_code=self.status_code or status_code,
         )
+        core = self._core
+        core.status_code = encoded.status_code
+        core.override_headers(
+            pair for pair in encoded.encode_headers() if pair[0] != b"content-length"
+        )
+        return _ASGIEventSource(core, self.background or background)
 
 
 class _ASGIEventSource(ASGIResponse):
-    """Litestar's low-level response (it encodes headers and cookies) serving the core one."""
+    """The ASGI response Litestar serves: the core response, then the background tasks.
+
+    Litestar types it as its low-level response, but it keeps nothing of one
+    (no headers, no body): the core response holds the status and headers.
+    """
 
     __slots__ = ("_core",)
-    _should_set_content_length = False
 
-    def __init__(self, core: EventStreamResponse, **response: Any) -> None:
-        super().__init__(**response)
+    def __init__(
+        self, core: EventStreamResponse, background: BackgroundTask | BackgroundTasks | None
+    ) -> None:
         self._core = core
+        self.background = background
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        core = self._core
-        core.status_code = self.status_code
-        core.override_headers(self.encode_headers())
-        await core(scope, receive, send)  # type: ignore[arg-type]
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # The core response's own coroutine when there is nothing to run after it:
+        # no frame of this adapter stays alive while the stream lasts.
+        if self.background is None:
+            return self._core(scope, receive, send)  # type: ignore[arg-type]
+        return self._then_background(scope, receive, send)
+
+    async def _then_background(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._core(scope, receive, send)  # type: ignore[arg-type]
         await self.after_response()
 
 

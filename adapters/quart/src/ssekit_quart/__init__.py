@@ -11,23 +11,34 @@ bytes headers to Quart's, the response timeout lifted (Quart cuts a stream at
 producer (what ``stream_with_context`` does), and a client that left as its
 request was read dropped before the body starts (see
 ``_cancellation_swallowed``).
+
+Iterated by Quart, every event is handed from the producer's task to Quart's.
+An app that opts in with [`lend_send`][ssekit_quart.lend_send] lends each
+response the connection's ASGI ``send``: the body's first step then runs the
+core's push mode, in which the producer's task writes each event itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, cast
 
-from quart import Response, has_request_context, request
+from quart import Quart, Response, has_request_context, request
+from quart.asgi import ASGIHTTPConnection
 from quart.ctx import RequestContext
 from quart.globals import request_ctx
 from werkzeug.datastructures import Headers
 
 from ssekit import EventStreamResponse, Producer, PulledResponse
 
-__all__ = ["sse_response"]
+__all__ = ["lend_send", "sse_response"]
+
+_Send = Any  # an ASGI send callable (Quart's is hypercorn's ASGISendCallable)
+#: Where a lending connection keeps its ASGI `send`, in the request's scope.
+_LENT_SEND_KEY = "ssekit_quart.send"
 
 
 def sse_response(events: Producer, **options: Any) -> Response:
@@ -37,18 +48,97 @@ def sse_response(events: Producer, **options: Any) -> Response:
     events, seed-style dicts or bytes. ``**options`` are those of
     [`EventStreamResponse`][ssekit.EventStreamResponse], checked here; ``prefetch=True`` is
     refused, because Quart sends the status before it reads the body. Call it in
-    a request handler.
+    a request handler; in an app that called [`lend_send`][ssekit_quart.lend_send],
+    the producer's task writes each event itself.
     """
     context = cast(RequestContext, request_ctx.copy()) if has_request_context() else None
-    scope: dict[str, Any] = dict(request.scope) if context is not None else {}
+    scope = cast(dict[str, Any], request.scope) if context is not None else {}
     pulled = EventStreamResponse(events, **options).pull(scope)
-    headers = Headers(
-        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in pulled.headers]
-    )
-    body = pulled.body if context is None else _in_context(pulled, context)
+    headers = Headers([_decoded(pair) for pair in pulled.headers])
+    send = scope.get(_LENT_SEND_KEY)
+    body: AsyncIterator[bytes]
+    if send is not None:
+        body = _Pushed(pulled, context, send)
+    else:
+        body = pulled.body if context is None else _in_context(pulled, context)
     response = Response(body, status=pulled.status_code, headers=headers)
     response.timeout = None  # an event stream lasts as long as it lasts
     return response
+
+
+def lend_send(app: Quart) -> Quart:
+    """Opt in, once per app: the stream's own task writes each event with Quart's `send`.
+
+    Quart writes a body by iterating it in the request's task, so every event
+    is handed from the producer's task to that one. After `lend_send(app)`
+    (it returns `app`), Quart's HTTP connection (its `asgi_http_class`) keeps
+    the ASGI `send` it writes with in the request's scope (key
+    `"ssekit_quart.send"`); [sse_response][ssekit_quart.sse_response] finds it
+    there, and the body's first step writes the whole stream with it (the core's
+    push mode, [EventStreamResponse.pull][ssekit.EventStreamResponse.pull]'s
+    `body.push(send)`), then ends. Quart still sends the status, the headers
+    and the final empty message, and still cancels the request when its client
+    leaves, which ends the stream. It is the very `send` Quart writes with, so
+    middleware around `app.asgi_app` sees every write either way.
+    """
+    base = app.asgi_http_class
+    if not issubclass(base, _LendingConnection):
+        if not issubclass(base, ASGIHTTPConnection):
+            raise TypeError(
+                f"lend_send needs Quart's ASGIHTTPConnection (or a subclass) as the app's "
+                f"asgi_http_class, not {base.__name__}"
+            )
+        app.asgi_http_class = type(f"Lending{base.__name__}", (_LendingConnection, base), {})
+    return app
+
+
+class _LendingConnection(ASGIHTTPConnection):
+    """Quart's HTTP connection, with its `send` lent to the responses of its request."""
+
+    def __call__(self, receive: Any, send: Any) -> Coroutine[Any, Any, None]:
+        # Quart's request shares this scope. Not a coroutine of its own: no frame kept
+        # for the connection's lifetime.
+        self.scope[_LENT_SEND_KEY] = send  # type: ignore[literal-required]
+        return super().__call__(receive, send)
+
+
+class _Pushed:
+    """The body when `send` is lent: its first step writes the whole stream, then it ends."""
+
+    __slots__ = ("_context", "_pulled", "_send")
+
+    def __init__(self, pulled: PulledResponse, context: RequestContext | None, send: _Send) -> None:
+        self._pulled = pulled
+        self._context = context
+        self._send: _Send | None = send
+
+    def __aiter__(self) -> _Pushed:
+        return self
+
+    async def __anext__(self) -> bytes:
+        send, self._send = self._send, None
+        if send is None:
+            raise StopAsyncIteration
+        context = self._context
+        if context is not None:
+            await context.push()  # the producer's task, started now, copies the context
+        try:
+            if _cancellation_swallowed():
+                raise asyncio.CancelledError  # Quart then closes this body, hence the producer
+            await self._pulled.body.push(send)
+        finally:
+            if context is not None:
+                await context.pop(None)
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        await self._pulled.body.aclose()
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded(pair: tuple[bytes, bytes]) -> tuple[str, str]:
+    """A header as Quart's ``str`` pair: decoded once, not per response (the core's are shared)."""
+    return pair[0].decode("latin-1"), pair[1].decode("latin-1")
 
 
 async def _in_context(pulled: PulledResponse, context: RequestContext) -> AsyncIterator[bytes]:
