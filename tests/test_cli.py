@@ -19,12 +19,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from openai import OpenAI
 
 from ssekit.demo import FRAMEWORKS
 from tests.chat_http import ask, open_stream, parsed_events
+from tests.support.js_clients import ag_ui_run, ai_sdk
+from tests.support.ui_wire import validated_ag_ui
 from tests.test_import import HEAVY
 
 #: Seconds per echo token: quick answers, yet a long message streams for seconds.
@@ -199,6 +203,35 @@ def test_serve_refuses_an_empty_conversation(launched: dict[str, Launched], fram
     answer = ask(launched[framework].url(), [])
     assert answer.status == 400
     assert b"messages must not be empty" in answer.body
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_serve_speaks_every_protocol_to_its_own_client(
+    launched: dict[str, Launched], framework: str
+) -> None:
+    """`useChat`'s transport, AG-UI's `HttpAgent` and the `openai` SDK, all on one server."""
+    url = launched[framework].url()
+    hello = [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "hello"}]}]
+    read = ai_sdk("read", f"{url}/api/chat", chatId="c", messages=hello)
+    (text,) = [part["text"] for part in read["message"]["parts"] if part["type"] == "text"]
+    assert text.startswith('You said: "hello". This is ssekit') and read["errors"] == []
+    run = ag_ui_run(
+        f"{url}/ag-ui", threadId="t", messages=[{"id": "u", "role": "user", "content": "hi"}]
+    )
+    for event in run["events"]:
+        validated_ag_ui(event)
+    assert run["events"][-1]["type"] == "RUN_FINISHED" and run["failed"] is None
+    assert run["messages"][-1]["content"].startswith('You said: "hi". This is ssekit')
+    with OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=30) as client:
+        assert [model.id for model in client.models.list()] == ["ssekit/echo"]
+        said: Any = [{"role": "user", "content": "hey"}]
+        chunks = client.chat.completions.create(model="ssekit/echo", messages=said, stream=True)
+        streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+        assert streamed.startswith('You said: "hey". This is ssekit')
+        events = client.responses.create(model="ssekit/echo", input="yo", stream=True)
+        deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+        assert "".join(deltas).startswith('You said: "yo". This is ssekit')
+    assert httpx.get(f"{url}/api/chat/c/stream", timeout=10).status_code == 204
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

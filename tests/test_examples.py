@@ -24,6 +24,8 @@ from ssekit._bot import load_litellm
 from tests.chat_http import ask
 from tests.parsers import Parsed, parse_httpx_sse
 from tests.servers import free_port, serve
+from tests.support.js_clients import ag_ui_run, ai_sdk
+from tests.support.ui_wire import ai_sdk_chunks, validated_ag_ui
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
@@ -179,6 +181,46 @@ def test_django_example_streams_an_answer(tmp_path: Path) -> None:
     assert b"messages must not be empty" in empty.body
     assert form.status_code == 415  # why csrf_exempt is safe there
     assert slashed.status_code == 404  # /chat exactly, no redirect
+
+
+@pytest.mark.usefixtures("fast_echo")
+def test_the_ai_sdk_example_answers_use_chats_transport() -> None:
+    app = importlib.import_module("examples.ai_sdk_fastapi").app
+    hello = [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "Hello, useChat"}]}]
+    with serve(app, "hypercorn-asyncio") as running:
+        api = running.url + "/api/chat"
+        read = ai_sdk("read", api, chatId="c", messages=hello)
+        refused = ai_sdk("read", api, chatId="c", messages=[])
+        resumed = ai_sdk("resume", api, chatId="c")
+        raw = httpx.post(api, json={"id": "c", "messages": hello}, timeout=30)
+        preflight = httpx.options(
+            api,
+            headers={"origin": "http://localhost:3000", "access-control-request-method": "POST"},
+        )
+    (text,) = [part["text"] for part in read["message"]["parts"] if part["type"] == "text"]
+    assert text.startswith('You said: "Hello, useChat". This is ssekit')
+    assert read["chunks"][-1]["type"] == "finish" and read["errors"] == []
+    assert refused["thrown"]["statusCode"] == 400
+    assert "messages must be a non-empty array" in refused["thrown"]["message"]
+    assert resumed["status"] == "ready" and resumed["messages"] == []
+    assert raw.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert ai_sdk_chunks(raw.content)[-1]["finishReason"] == "stop"
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+@pytest.mark.usefixtures("fast_echo")
+def test_the_ag_ui_example_runs_an_http_agent() -> None:
+    app = importlib.import_module("examples.ag_ui_endpoint").app
+    hello = [{"id": "u", "role": "user", "content": "Hello, agent"}]
+    with serve(app, "hypercorn-asyncio") as running:
+        run = ag_ui_run(running.url + "/agent", threadId="t", messages=hello)
+        broken = httpx.post(running.url + "/agent", json={"threadId": "t"}, timeout=30)
+    for event in run["events"]:
+        validated_ag_ui(event)
+    assert run["events"][-1]["type"] == "RUN_FINISHED" and run["failed"] is None
+    assert run["messages"][-1]["content"].startswith('You said: "Hello, agent". This is ssekit')
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "runId must be a string of 1 to 256 characters"
 
 
 @pytest.mark.parametrize("name", [*CHAT_EXAMPLES, "django_chat"])

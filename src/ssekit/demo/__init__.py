@@ -7,7 +7,10 @@ framework, streaming through its ssekit adapter, which is imported only then.
 Routes: ``GET /`` the page; ``POST /turn`` (the htmx form) the user's bubble
 and an empty assistant bubble; ``POST /chat`` ``{"messages": [...]}`` or ``GET
 /chat?message=...`` the answer as Server-Sent Events; ``GET /static/<file>``
-htmx, ``sse-client.js``, the page script and its CSS.
+htmx, ``sse-client.js``, the page script and its CSS. Beside them, whatever the
+framework, the same bot speaks the protocols chat front ends use (``protocols``):
+``POST /api/chat`` (the AI SDK's ``useChat``), ``POST /ag-ui`` (AG-UI clients),
+``/v1/chat/completions``, ``/v1/responses`` and ``/v1/models`` (OpenAI clients).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .._request import (
 )
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
+from .protocols import ProtocolRoutes
 
 if TYPE_CHECKING:
     from ..resume import ResumableStreams
@@ -78,8 +82,8 @@ def demo_app(
     server's graceful shutdown is not held up by open streams.
 
     ``max_body``, ``max_messages``, ``max_message_length``: the limits of
-    ``/chat``, as for ``chat_app``; every framework enforces them, the body's
-    while it is read.
+    ``/chat`` and of the protocol endpoints, as for ``chat_app``; every framework
+    enforces them, the body's while it is read.
 
     ``resume``: answers are resumable (``chat_app(bot, resume=resume)``, whose
     ``/chat/streams/<sid>`` routes the demo serves): the page resumes an answer
@@ -94,4 +98,5 @@ def demo_app(
     model = str(getattr(bot, "model_name", type(bot).__name__))
     build: Callable[..., ASGIApp] = variant.build
     extra = {} if resume is None else {"resume": resume}
-    return build(bot, model=model, shutdown=shutdown, limits=limits, **extra)
+    page = build(bot, model=model, shutdown=shutdown, limits=limits, **extra)
+    return ProtocolRoutes(page, bot, model=model, shutdown=shutdown, limits=limits)

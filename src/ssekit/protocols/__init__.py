@@ -14,6 +14,8 @@ return sse_response(stream.events, **stream.options)
 |---|---|---|
 | `"ssekit"` (default) | `_ssekit` | `EventSource`, ssekit's JS client, `fetch` |
 | `"openai"` | `_openai` | the `openai` SDKs, anything OpenAI-compatible |
+| `"ai-sdk"` | `_ai_sdk` | the Vercel AI SDK's `useChat` and chat transports |
+| `"ag-ui"` | `_ag_ui` | AG-UI clients: `@ag-ui/client`'s `HttpAgent`, CopilotKit |
 
 A new protocol subclasses [Protocol][ssekit.protocols.Protocol] (`_base`: the
 four steps `chat_app` runs) and, for its stream, [PartFraming][ssekit.protocols.PartFraming]
@@ -27,6 +29,8 @@ from collections.abc import Callable
 
 from .._asgi import Answer, json_answer
 from .._request import ChatLimits, read_json
+from ._ag_ui import AGUIProtocol
+from ._ai_sdk import AISDKProtocol
 from ._base import Protocol, ProtocolStream, Turn
 from ._openai import OpenAIProtocol
 from ._part_framing import PartFraming, open_parts
@@ -34,6 +38,8 @@ from ._ssekit import SsekitProtocol
 
 __all__ = [
     "PROTOCOLS",
+    "AGUIProtocol",
+    "AISDKProtocol",
     "Answer",
     "ChatLimits",
     "OpenAIProtocol",
@@ -52,6 +58,8 @@ __all__ = [
 PROTOCOLS: dict[str, Callable[..., Protocol]] = {
     "ssekit": SsekitProtocol,
     "openai": OpenAIProtocol,
+    "ai-sdk": AISDKProtocol,
+    "ag-ui": AGUIProtocol,
 }
 
 

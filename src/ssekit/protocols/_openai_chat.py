@@ -43,6 +43,7 @@ from ._openai_wire import (
     usage_document,
 )
 from ._part_framing import PartFraming
+from ._wire import delta_frame
 
 __all__ = ["ChatFraming", "completion_answer"]
 
@@ -63,6 +64,7 @@ class ChatFraming(PartFraming):
         "_include_usage",
         "_tail",
         "_text_head",
+        "_text_tail",
         "_tools",
         "_usage",
     )
@@ -81,6 +83,7 @@ class ChatFraming(PartFraming):
         usage = ',"usage":null' if self._include_usage else ""
         self._tail = ',"logprobs":null,"finish_reason":null}]' + usage + "}\n\n"
         self._text_head = self._head + '{"content":'
+        self._text_tail = "}" + self._tail
         self._tools: set[int] = set()
         self._finish: Finish | None = None
         self._usage: Usage | None = None
@@ -93,7 +96,7 @@ class ChatFraming(PartFraming):
 
     def frame(self, part: Part) -> bytes:
         if type(part) is str:
-            return (self._text_head + json_string(part) + "}" + self._tail).encode()
+            return delta_frame(self._text_head, part, self._text_tail)
         if isinstance(part, ReasoningDelta):
             return self._chunk({"reasoning_content": part.text})
         if isinstance(part, ToolCallDelta):

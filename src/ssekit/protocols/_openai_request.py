@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._exceptions import RequestRefused
 from .._request import ChatLimits
 from ._base import Turn
+from ._conversation import check_count, checked_length, refuse, shown, text_field
 
 __all__ = ["CHAT", "RESPONSES", "chat_turn", "responses_turn"]
 
@@ -40,24 +40,20 @@ _READ = {"messages", "input", "instructions", "stream", "stream_options"}
 Message = dict[str, Any]
 
 
-def _refuse(message: str) -> RequestRefused:
-    return RequestRefused(400, message)
-
-
 def _common(body: object) -> tuple[dict[str, Any], dict[str, Any]]:
     """The body as an object, and the options every endpoint keeps."""
     if not isinstance(body, dict):
-        raise _refuse("the request body must be a JSON object")
+        raise refuse("the request body must be a JSON object")
     model = body.get("model", DEFAULT_MODEL)
     if not isinstance(model, str) or not 0 < len(model) <= _MAX_MODEL_LENGTH:
-        raise _refuse(f"model must be a string of 1 to {_MAX_MODEL_LENGTH} characters")
+        raise refuse(f"model must be a string of 1 to {_MAX_MODEL_LENGTH} characters")
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
-        raise _refuse("stream must be a boolean")
+        raise refuse("stream must be a boolean")
     if body.get("n", 1) not in (1, None):
-        raise _refuse("n must be 1: this server answers with one choice")
+        raise refuse("n must be 1: this server answers with one choice")
     if body.get("previous_response_id") is not None:
-        raise _refuse("previous_response_id is not supported: send the whole conversation")
+        raise refuse("previous_response_id is not supported: send the whole conversation")
     options = {key: value for key, value in body.items() if key not in _READ}
     options["model"] = model
     return body, options
@@ -68,15 +64,15 @@ def chat_turn(body: object, limits: ChatLimits) -> Turn:
     payload, options = _common(body)
     stream_options = payload.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
-        raise _refuse("stream_options must be an object")
+        raise refuse("stream_options must be an object")
     include_usage = (stream_options or {}).get("include_usage", False)
     if not isinstance(include_usage, bool):
-        raise _refuse("stream_options.include_usage must be a boolean")
+        raise refuse("stream_options.include_usage must be a boolean")
     options["include_usage"] = include_usage
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _refuse("messages must be a non-empty array")
-    _check_count(messages, limits)
+        raise refuse("messages must be a non-empty array")
+    check_count(messages, limits)
     read = tuple(_chat_message(f"messages[{i}]", m, limits) for i, m in enumerate(messages))
     return Turn(CHAT, read, options, stream=bool(payload.get("stream")))
 
@@ -90,69 +86,53 @@ def responses_turn(body: object, limits: ChatLimits) -> Turn:
         conversation.append({"role": "system", "content": _text("instructions", instructions)})
     given = payload.get("input")
     if isinstance(given, str):
-        conversation.append({"role": "user", "content": _checked_length("input", given, limits)})
+        conversation.append({"role": "user", "content": checked_length("input", given, limits)})
     elif isinstance(given, list) and given:
-        _check_count(given, limits)
+        check_count(given, limits)
         for index, item in enumerate(given):
             _add_item(conversation, f"input[{index}]", item, limits)
     else:
-        raise _refuse("input must be a string or a non-empty array of items")
+        raise refuse("input must be a string or a non-empty array of items")
     if not any(message["role"] != "system" for message in conversation):
-        raise _refuse("input has no message for the model to answer")
+        raise refuse("input has no message for the model to answer")
     return Turn(RESPONSES, tuple(conversation), options, stream=bool(payload.get("stream")))
-
-
-def _check_count(messages: list[Any], limits: ChatLimits) -> None:
-    if limits.max_messages is not None and len(messages) > limits.max_messages:
-        raise _refuse(f"too many messages: at most {limits.max_messages}")
-
-
-def _checked_length(where: str, text: str, limits: ChatLimits) -> str:
-    if limits.max_message_length is not None and len(text) > limits.max_message_length:
-        raise _refuse(f"{where} is longer than {limits.max_message_length} characters")
-    return text
 
 
 def _text(where: str, value: object) -> str:
     if not isinstance(value, str):
-        raise _refuse(f"{where} must be a string")
+        raise refuse(f"{where} must be a string")
     return value
-
-
-def _field(where: str, item: Mapping[str, Any], name: str) -> str:
-    return _text(f"{where}.{name}", item.get(name))
 
 
 def _content(where: str, content: object, endpoint: str, limits: ChatLimits) -> str:
     """A message's content as text: a string, or text parts (joined)."""
     if isinstance(content, str):
-        return _checked_length(where, content, limits)
+        return checked_length(where, content, limits)
     if not isinstance(content, list):
-        raise _refuse(f"{where} must be a string or an array of text parts")
+        raise refuse(f"{where} must be a string or an array of text parts")
     texts = []
     for index, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in _TEXT_PARTS[endpoint]:
-            shown = kind if isinstance(kind, str) and len(kind) <= 40 else "?"
-            raise _refuse(f"{where}[{index}] must be a text part, not {shown}: send text only")
-        texts.append(_field(f"{where}[{index}]", part, "text"))
-    return _checked_length(where, "".join(texts), limits)
+            raise refuse(f"{where}[{index}] must be a text part, not {shown(kind)}: send text only")
+        texts.append(text_field(f"{where}[{index}]", part, "text"))
+    return checked_length(where, "".join(texts), limits)
 
 
 def _role(where: str, message: Mapping[str, Any], allowed: Mapping[str, str]) -> str:
     role = message.get("role")
     if not isinstance(role, str) or role not in allowed:
-        raise _refuse(f"{where}.role must be one of {', '.join(allowed)}")
+        raise refuse(f"{where}.role must be one of {', '.join(allowed)}")
     return allowed[role]
 
 
 def _chat_message(where: str, message: object, limits: ChatLimits) -> Message:
     if not isinstance(message, dict):
-        raise _refuse(f"{where} must be an object")
+        raise refuse(f"{where} must be an object")
     role = _role(where, message, {**_ROLES, "tool": "tool"})
     content = message.get("content")
     if role == "tool":
-        call_id = _field(where, message, "tool_call_id")
+        call_id = text_field(where, message, "tool_call_id")
         text = _content(f"{where}.content", content, CHAT, limits)
         return {"role": "tool", "tool_call_id": call_id, "content": text}
     calls = message.get("tool_calls")
@@ -164,16 +144,16 @@ def _chat_message(where: str, message: object, limits: ChatLimits) -> Message:
 
 def _tool_calls(where: str, calls: object) -> list[Message]:
     if not isinstance(calls, list) or not calls:
-        raise _refuse(f"{where}.tool_calls must be a non-empty array")
+        raise refuse(f"{where}.tool_calls must be a non-empty array")
     read = []
     for index, call in enumerate(calls):
         at = f"{where}.tool_calls[{index}]"
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(call, dict) or not isinstance(function, dict):
-            raise _refuse(f"{at} must be an object with a function")
-        name = _field(f"{at}.function", function, "name")
-        arguments = _field(f"{at}.function", function, "arguments")
-        call_id = _field(at, call, "id")
+            raise refuse(f"{at} must be an object with a function")
+        name = text_field(f"{at}.function", function, "name")
+        arguments = text_field(f"{at}.function", function, "arguments")
+        call_id = text_field(at, call, "id")
         read.append({"id": call_id, "type": "function", "function": _call(name, arguments)})
     return read
 
@@ -185,14 +165,14 @@ def _call(name: str, arguments: str) -> dict[str, str]:
 def _add_item(conversation: list[Message], where: str, item: object, limits: ChatLimits) -> None:
     """A Responses input item, added to the chat-style conversation."""
     if not isinstance(item, dict):
-        raise _refuse(f"{where} must be an object")
+        raise refuse(f"{where} must be an object")
     kind = item.get("type", "message")
     if kind == "message":
         role = _role(where, item, _ROLES)
         content = _content(f"{where}.content", item.get("content"), RESPONSES, limits)
         conversation.append({"role": role, "content": content})
     elif kind == "function_call":
-        call_id = _field(where, item, "call_id")
+        call_id = text_field(where, item, "call_id")
         call = {"id": call_id, "type": "function", "function": _function_of(where, item)}
         previous = conversation[-1] if conversation else None
         if previous is not None and previous["role"] == "assistant" and "tool_calls" in previous:
@@ -200,14 +180,13 @@ def _add_item(conversation: list[Message], where: str, item: object, limits: Cha
         else:
             conversation.append({"role": "assistant", "content": None, "tool_calls": [call]})
     elif kind == "function_call_output":
-        output = _checked_length(f"{where}.output", _field(where, item, "output"), limits)
+        output = checked_length(f"{where}.output", text_field(where, item, "output"), limits)
         conversation.append(
-            {"role": "tool", "tool_call_id": _field(where, item, "call_id"), "content": output}
+            {"role": "tool", "tool_call_id": text_field(where, item, "call_id"), "content": output}
         )
     elif kind != "reasoning":  # a previous answer's reasoning: not sent back to the model
-        shown = kind if isinstance(kind, str) and len(kind) <= 40 else "?"
-        raise _refuse(f"{where} is a {shown} item: send messages and function calls only")
+        raise refuse(f"{where} is a {shown(kind)} item: send messages and function calls only")
 
 
 def _function_of(where: str, item: Mapping[str, Any]) -> dict[str, str]:
-    return _call(_field(where, item, "name"), _field(where, item, "arguments"))
+    return _call(text_field(where, item, "name"), text_field(where, item, "arguments"))
