@@ -266,7 +266,8 @@ def test_ssekit_serve_from_the_venv(venv: Path, start: Callable[..., Started]) -
     assert answer.status == 200
     assert answer.content_type == "text/event-stream; charset=utf-8"
     assert answer.text.startswith('You said: "hello from a wheel".')
-    assert (answer.final.event, answer.final.id) == ("done", "ssekit-finished")
+    assert answer.events[0].event == "stream"  # resumable by default (--store memory)
+    assert answer.final.event == "done" and str(answer.final.id).endswith(f":{len(answer.events)}")
 
 
 def test_a_starlette_app_on_the_adapter_wheel(

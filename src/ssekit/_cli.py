@@ -7,8 +7,9 @@ missing — is one line on stderr and exit status 2, checked before litellm's
 slow import where it can be. Ctrl-C or SIGTERM ends the answers still
 streaming at once (the page shows why) and exits with status 0.
 
-``--store`` makes the answers resumable and ``--workers`` runs several worker
-processes: both live in ``_cli_workers.py``.
+``--store`` says where resumable answers are kept (memory by default with
+``chat_app`` in one process; ``none``: not resumable) and ``--workers`` runs
+several worker processes: both live in ``_cli_workers.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from ._asgi import Message, Receive, Send
 from ._bot import AsyncSimpleBot, load_litellm, warm_up
-from ._cli_workers import check_store, resumable_streams, serve_workers
+from ._cli_workers import check_store, default_store, resumable_streams, serve_workers
 from ._serve import serve as run_server
 from ._shutdown import ShutdownSignal
 from .demo import FRAMEWORKS, ASGIApp, FrameworkMissing, check_framework, demo_app
@@ -86,9 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_command.add_argument(
         "--store",
-        metavar="memory|redis://...",
-        help="make answers resumable (a reload continues them), kept in this process (memory)"
-        " or in Redis (default: not resumable)",
+        metavar="memory|redis://...|none",
+        help="where resumable answers are kept (a reload continues them): in this process"
+        " (memory), in Redis, or nowhere (none: not resumable). Default: memory with the asgi"
+        " framework and one worker, else none",
     )
     serve_command.add_argument(
         "--workers",
@@ -130,6 +132,8 @@ def serve(
         check_framework(framework)
     except FrameworkMissing as missing:
         raise Refusal(str(missing)) from None
+    details = list(_serving_details(store, workers))  # said for what the user asked only
+    store = default_store(store, framework, workers)
     if (store_refused := check_store(store, framework, workers)) is not None:
         raise Refusal(store_refused)
     with _bound_socket(host, port) as sock:
@@ -141,7 +145,7 @@ def serve(
         url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
         banner = f"ssekit demo on {url} (model {bot.model_name}, framework {framework})"
         banner += " — Ctrl-C to stop"
-        for detail in _serving_details(store, workers):
+        for detail in details:
             print(detail, flush=True)
         if workers > 1:
             settings = {"model": model, "system": system, "framework": framework, "store": store}
@@ -165,7 +169,7 @@ def serve(
 def _serving_details(store: str | None, workers: int) -> Iterator[str]:
     """The lines said before the banner for ``--store`` and ``--workers`` (no Redis URL:
     it may hold a password)."""
-    if store is not None:
+    if store is not None and store != "none":
         kept = "in this process" if store == "memory" else "in Redis"
         yield f"Answers are resumable, kept {kept}: reload the page mid-answer and it goes on."
     if workers > 1:

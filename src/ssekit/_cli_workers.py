@@ -1,6 +1,7 @@
 """``ssekit serve --store`` and ``--workers``: the demo with resumable answers, on N processes.
 
-``--store memory`` keeps each answer in the serving process (a `MemoryStore`);
+``--store memory`` (the default with ``chat_app`` in one process) keeps each answer
+in the serving process (a `MemoryStore`); ``--store none`` turns resuming off;
 ``--store redis://...`` in Redis (a `RedisStore`), which every worker reads, so
 a resume or a Stop may reach any of them. ``--workers N`` runs N uvicorn worker
 processes on the one socket the command bound: a reload or a resume lands on
@@ -31,13 +32,23 @@ from .demo import ASGIApp, demo_app
 if TYPE_CHECKING:
     from .resume import ResumableStreams
 
-__all__ = ["check_store", "resumable_streams", "serve_workers", "worker_app"]
+__all__ = ["check_store", "default_store", "resumable_streams", "serve_workers", "worker_app"]
 
 #: Where the command leaves the demo's settings for its worker processes (JSON).
 SETTINGS_VARIABLE = "SSEKIT_SERVE_WORKER"
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: How long the command waits for a worker to serve the page before it gives up announcing it.
 _READY_TIMEOUT = 300.0
+
+
+def default_store(store: str | None, framework: str, workers: int) -> str | None:
+    """The store the demo uses: the one asked for (``none``: not resumable), else memory
+    where it can resume (``chat_app`` in one process), else not resumable."""
+    if store == "none":
+        return None
+    if store is None and framework == "asgi" and workers == 1:
+        return "memory"
+    return store
 
 
 def check_store(store: str | None, framework: str, workers: int) -> str | None:
