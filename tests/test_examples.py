@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from ssekit._bot import load_litellm
-from tests.chat_http import ask
-from tests.parsers import Parsed, parse_httpx_sse
-from tests.servers import free_port, serve
+from tests.support.chat_http import ask
 from tests.support.js_clients import ag_ui_run, ai_sdk
+from tests.support.parsers import Parsed, parse_httpx_sse
+from tests.support.servers import free_port, serve
 from tests.support.ui_wire import ai_sdk_chunks, validated_ag_ui
 
 ROOT = Path(__file__).parent.parent

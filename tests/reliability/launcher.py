@@ -1,4 +1,4 @@
-"""Start :mod:`tests.reliability.server_app` in a subprocess, and look at it from outside."""
+"""Start :mod:`tests.support.server_app` in a subprocess, and look at it from outside."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
@@ -68,7 +68,7 @@ def server_process(tmp_path: Path, *arguments: str) -> Iterator[ServerProcess]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.server_app", "--port", str(port), *arguments],
+            [sys.executable, "-m", "tests.support.server_app", "--port", str(port), *arguments],
             cwd=ROOT,
             env=env,
             stdout=output,

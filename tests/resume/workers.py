@@ -1,4 +1,4 @@
-"""Worker processes of `tests.resume.apps` sharing one Redis, and clients that read them."""
+"""Worker processes of `tests.support.resume_apps` sharing one Redis, and clients that read them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
@@ -52,7 +52,7 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
             log = tmp / f"worker-{port}.log"
             with log.open("wb") as output:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.resume.apps", "--port", str(port),
+                    [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
                      "--redis", redis_url, *options],
                     cwd=ROOT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},

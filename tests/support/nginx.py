@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends nginx-light"
 _START_TIMEOUT = 10.0

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import httpx_sse
 
-from tests.parsers import Parsed
-from tests.servers import free_port
+from tests.support.parsers import Parsed
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Generous: several processes may start at once on two shared cores.
