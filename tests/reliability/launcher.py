@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.ports import wait_for_port
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,14 +50,12 @@ class ServerProcess:
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def process_alive() -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited at start: {log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"the server did not listen within {_START_TIMEOUT}s")
+
+    if not wait_for_port(port, _START_TIMEOUT, process_alive):
+        raise TimeoutError(f"the server did not listen within {_START_TIMEOUT}s")
 
 
 @contextlib.contextmanager

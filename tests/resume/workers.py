@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
+from tests.support.ports import wait_for_port
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,17 +68,12 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
 
 
 def _wait_for_port(worker: Worker) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def worker_alive() -> None:
         if worker.process.poll() is not None:
             raise RuntimeError(f"a worker exited at start: {worker.log_text()}")
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", worker.port), 0.2),
-        ):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
+
+    if not wait_for_port(worker.port, _START_TIMEOUT, worker_alive):
+        raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
