@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.parsers import NodeParser
+from tests.support.parsers import NodeParser
 
 
 @pytest.fixture(scope="session")

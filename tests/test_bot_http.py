@@ -16,8 +16,8 @@ import pytest
 
 from ssekit import AsyncSimpleBot, sse_stream
 from ssekit._bot import CREDENTIALS_REJECTED, FAILED, RATE_LIMITED, TIMED_OUT, UNREACHABLE
-from tests.fake_openai import FakeOpenAI, reply_words, serve_fake_openai
-from tests.servers import free_port
+from tests.support.fake_openai import FakeOpenAI, reply_words, serve_fake_openai
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*using the `ReadOnly` qualifier:UserWarning"  # see test_bot.py

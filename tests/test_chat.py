@@ -14,8 +14,8 @@ from httpx_sse import connect_sse
 
 from ssekit import ChatRequest, chat_app
 from ssekit._chat import FINISHED_ID
-from tests.rawclient import RawClient
-from tests.servers import Server, serve
+from tests.support.rawclient import RawClient
+from tests.support.servers import Server, serve
 
 
 class EchoBot:

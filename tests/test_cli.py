@@ -26,7 +26,7 @@ import pytest
 from openai import OpenAI
 
 from ssekit.demo import FRAMEWORKS
-from tests.chat_http import ask, open_stream, parsed_events
+from tests.support.chat_http import ask, open_stream, parsed_events
 from tests.support.js_clients import ag_ui_run, ai_sdk
 from tests.support.ui_wire import validated_ag_ui
 from tests.test_import import HEAVY

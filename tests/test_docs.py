@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from ssekit._bot import load_litellm
-from tests.chat_http import ask
-from tests.servers import serve
+from tests.support.chat_http import ask
+from tests.support.servers import serve
 
 ROOT = Path(__file__).parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

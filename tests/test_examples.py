@@ -8,10 +8,8 @@ import importlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +19,11 @@ import httpx
 import pytest
 
 from ssekit._bot import load_litellm
-from tests.chat_http import ask
-from tests.parsers import Parsed, parse_httpx_sse
-from tests.servers import free_port, serve
+from tests.support.chat_http import ask
 from tests.support.js_clients import ag_ui_run, ai_sdk
+from tests.support.parsers import Parsed, parse_httpx_sse
+from tests.support.ports import wait_for_port
+from tests.support.servers import free_port, serve
 from tests.support.ui_wire import ai_sdk_chunks, validated_ag_ui
 
 ROOT = Path(__file__).parent.parent
@@ -143,13 +142,12 @@ def example_process(
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
+
+        def example_alive() -> None:
             assert process.poll() is None, f"{name} exited: {log.read_text(errors='replace')}"
-            assert time.monotonic() < deadline, f"{name} did not listen within {STARTUP_TIMEOUT}s"
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            time.sleep(0.05)
+
+        listening = wait_for_port(port, STARTUP_TIMEOUT, example_alive)
+        assert listening, f"{name} did not listen within {STARTUP_TIMEOUT}s"
         yield ExampleProcess(f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()

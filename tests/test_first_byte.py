@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from ssekit import chat_app
-from tests.servers import serve
 from tests.support.nginx import nginx_in_front
+from tests.support.servers import serve
 
 READ_TIMEOUT = 2.0
 NGINX_READ_TIMEOUT = f"{int(READ_TIMEOUT * 1000)}ms"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ssekit import ServerSentEvent, encode, encode_comment, encode_many
-from tests.parsers import NodeParser, Parsed, parse_httpx_sse
+from tests.support.parsers import NodeParser, Parsed, parse_httpx_sse
 
 _values = st.recursive(
     st.none()

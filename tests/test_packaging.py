@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.chat_http import ask
+from tests.support.chat_http import ask
 
 # Building takes seconds; installing litellm and its dependencies with pip, minutes.
 pytestmark = pytest.mark.timeout(1200)

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from ssekit import EventStreamResponse, ServerSentEvent, ShutdownSignal, last_event_id
-from tests.rawclient import RawClient
-from tests.servers import (
+from tests.support.rawclient import RawClient
+from tests.support.servers import (
     APP_ERRORS,
     SERVERS,
     Scope,

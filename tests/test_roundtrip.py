@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ssekit import ServerSentEvent, encode, encode_many
-from tests.parsers import NodeParser, Parsed, parse_httpx_sse
+from tests.support.parsers import NodeParser, Parsed, parse_httpx_sse
 
 # Text a Python str can hold and UTF-8 can carry: everything but lone surrogates.
 _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)

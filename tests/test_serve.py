@@ -35,8 +35,6 @@ import pytest
 
 from ssekit import ShutdownSignal, chat_app
 from ssekit._asgi import Receive, Scope, Send
-from tests.rawclient import RawClient
-from tests.servers import Server, serve
 from tests.support.processes import (
     Launched,
     Stream,
@@ -47,7 +45,9 @@ from tests.support.processes import (
     python,
     tool,
 )
+from tests.support.rawclient import RawClient
 from tests.support.serve_app import EchoBot
+from tests.support.servers import Server, serve
 
 GRACE = 1.0
 ENV = {"SERVE_APP_GRACE": str(GRACE)}

@@ -21,8 +21,8 @@ from ssekit_starlette import EventSourceResponse
 from starlette.testclient import TestClient
 
 from tests.adapters.wire import DEADLINE, EXPECTED_HEADERS, client, tokens
-from tests.rawclient import RawClient
-from tests.servers import Tracked, serve
+from tests.support.rawclient import RawClient
+from tests.support.servers import Tracked, serve
 
 
 async def _two() -> AsyncIterator[dict[str, str]]:

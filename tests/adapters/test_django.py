@@ -29,8 +29,6 @@ from ssekit_django._responses import BODY_REPLACED, NOT_SERVED
 from ssekit import ShutdownSignal, chat_app, sse_stream
 from tests.adapters.apps import BOT
 from tests.adapters.wire import DEADLINE, client
-from tests.rawclient import RawClient
-from tests.servers import Running, Server, Tracked, free_port, serve
 from tests.support.django_project import (
     TYPICAL_MIDDLEWARE,
     asgi_app,
@@ -38,6 +36,8 @@ from tests.support.django_project import (
     django_asgi_app,
     wsgi_app,
 )
+from tests.support.rawclient import RawClient
+from tests.support.servers import Running, Server, Tracked, free_port, serve
 
 ASGI_SERVERS: list[Server] = ["uvicorn", "daphne"]
 #: Where chat_app is mounted, as docs/adapters.md shows it.

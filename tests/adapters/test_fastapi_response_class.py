@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from ssekit_starlette import EventSourceResponse
 
 from tests.adapters.wire import client
-from tests.servers import serve
+from tests.support.servers import serve
 
 
 def test_the_endpoints_generator_is_closed_before_the_response_ends() -> None:

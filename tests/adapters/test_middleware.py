@@ -18,7 +18,7 @@ import pytest
 
 from tests.adapters.apps import PROBE, django_app, fastapi_app, litestar_app, starlette_app
 from tests.adapters.wire import client, new_key, read_until, tokens, wait_for
-from tests.servers import Running, serve
+from tests.support.servers import Running, serve
 
 
 def _gzip() -> list[Any]:

@@ -18,9 +18,9 @@ from quart import Quart, Response
 from ssekit_quart import lend_send, sse_response
 
 from tests.adapters.wire import client
-from tests.reliability.aclient import chat_request
-from tests.reliability.server_app import STATS, Options, build_app
-from tests.servers import serve
+from tests.support.aclient import chat_request
+from tests.support.server_app import STATS, Options, build_app
+from tests.support.servers import serve
 
 EVENTS = 3
 CLIENTS = 20

@@ -22,7 +22,7 @@ from tests.adapters.wire import (
     tokens,
     wait_for,
 )
-from tests.servers import Running, serve
+from tests.support.servers import Running, serve
 
 
 @pytest.fixture(scope="module", params=list(TARGETS))

@@ -1,4 +1,4 @@
-"""The raw ASGI app the browser tests talk to (served on 127.0.0.1 by ``tests.servers``).
+"""The raw ASGI app the browser tests talk to (served on 127.0.0.1 by ``tests.support.servers``).
 
 Routes:
 

@@ -5,7 +5,7 @@
 // With no argument it measures the shipped module. Give another version to compare, e.g. the one
 // before a change: `git show HEAD~1:src/ssekit/static/sse-client.js > /tmp/before.js` then
 // `... bench_parser.mjs now=src/ssekit/static/sse-client.js before=/tmp/before.js`. eventsource-parser
-// (tests/js, installed by `tests.parsers.ensure_node_modules`) is measured too, fed decoded text.
+// (tests/js, installed by `tests.support.parsers.ensure_node_modules`) is measured too, fed decoded text.
 //
 // Each shape is run at three sizes, each twice the previous: the "x2" columns are the time ratios
 // between consecutive sizes, about 2 when the cost is linear and about 4 when it is quadratic. Node

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, async_playwright
 
-from tests.servers import Running, serve
+from tests.support.servers import Running, serve
 
 from .app import HarnessApp
 

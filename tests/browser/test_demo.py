@@ -28,7 +28,7 @@ from ssekit import AsyncSimpleBot
 from ssekit._bot import load_litellm
 from ssekit.demo import FRAMEWORKS, demo_app
 from ssekit.demo.page import MAX_FORM, MAX_MESSAGE
-from tests.servers import Running, serve
+from tests.support.servers import Running, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page
 
-from tests.servers import Running, free_port
+from tests.support.servers import Running, free_port
 
 from .app import FLOOD_BYTES, LARGE_ERROR_BODY, HarnessApp
 from .streams import STREAMS, Event, TrickyStream, ev

@@ -26,9 +26,9 @@ from playwright.async_api import BrowserContext, ConsoleMessage, Page
 from ssekit.demo import demo_app
 from ssekit.resume import MemoryStore, ResumableStreams
 from tests.browser.test_demo import ask, recording, state_after, wait_for_length
-from tests.resume.apps import MemoryRecorder, ScriptedBot, expected_text
-from tests.servers import Running, serve
 from tests.support.cutting_proxy import CuttingProxy, cutting_proxy
+from tests.support.resume_apps import MemoryRecorder, ScriptedBot, expected_text
+from tests.support.servers import Running, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -21,7 +21,7 @@ import atheris
 with atheris.instrument_imports(include=["ssekit"]):
     from ssekit import ServerSentEvent, encode
 
-from tests.parsers import Parsed, parse_httpx_sse
+from tests.support.parsers import Parsed, parse_httpx_sse
 
 _KEYS = ["event", "data", "id", "retry", "comment", "Data", "", "type"]
 _STRINGS = ["", "message", "done", "\n", "\r", "\r\n", "\0", "\u2028", "\ufeff", "data: x", " "]

@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from tests.parsers import Parsed, parse_httpx_sse
+from tests.support.parsers import Parsed, parse_httpx_sse
 
 GUIDE = Path(__file__).parent.parent.parent / "docs" / "migrating.md"
 _SECTION = re.compile(r"^## (.+)$", re.M)

@@ -23,8 +23,8 @@ from ssekit_starlette.fastapi import EventStreamRoute
 
 from ssekit import ServerSentEvent as SsekitEvent
 from tests.migrating.snippets import DEADLINE, read_all, read_until
-from tests.rawclient import RawClient
-from tests.servers import serve
+from tests.support.rawclient import RawClient
+from tests.support.servers import serve
 
 
 class Token(BaseModel):

@@ -14,8 +14,8 @@ import pytest
 
 from ssekit import EventSender, EventStreamResponse, ServerSentEvent, chat_app, pushed
 from tests.migrating.snippets import DEADLINE, read_all, read_until
-from tests.parsers import parse_httpx_sse
-from tests.servers import Server, app_for, serve
+from tests.support.parsers import parse_httpx_sse
+from tests.support.servers import Server, app_for, serve
 
 SERVERS: list[Server] = ["hypercorn-trio", "uvicorn"]
 

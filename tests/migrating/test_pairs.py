@@ -25,7 +25,7 @@ from tests.migrating.snippets import (
     read_until,
     unraisable,
 )
-from tests.servers import serve
+from tests.support.servers import serve
 
 PAIRS = pairs()
 SIDES = ("before", "after")

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from ssekit import ServerSentEvent, check_options, encode
 from tests.migrating.snippets import loaded, pairs, read_all, read_until, unraisable
-from tests.servers import serve
+from tests.support.servers import serve
 
 
 def test_line_endings_sse_starlette_crlf_unless_sep_and_only_for_what_it_encodes() -> None:

@@ -20,8 +20,8 @@ import pytest
 from ssekit import AsyncSimpleBot, chat_app
 from ssekit._echo import TOOL_CALL_ID, echo_reasoning, echo_reply, echo_tool_arguments
 from ssekit._provider_errors import RATE_LIMITED
-from tests.servers import Running, serve
 from tests.support.js_clients import ag_ui_run
+from tests.support.servers import Running, serve
 from tests.support.ui_wire import ag_ui_events, validated_ag_ui
 
 SYSTEM = "You are a helpful assistant."

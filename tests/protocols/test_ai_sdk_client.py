@@ -20,8 +20,8 @@ import pytest
 from ssekit import AsyncSimpleBot, chat_app
 from ssekit._echo import TOOL_CALL_ID, echo_reasoning, echo_reply, echo_tool_arguments
 from ssekit._provider_errors import RATE_LIMITED
-from tests.servers import Running, serve
 from tests.support.js_clients import ai_sdk
+from tests.support.servers import Running, serve
 from tests.support.ui_wire import ai_sdk_chunks
 
 SYSTEM = "You are a helpful assistant."

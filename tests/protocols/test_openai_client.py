@@ -17,7 +17,6 @@ from openai import OpenAI
 
 from ssekit import AsyncSimpleBot, chat_app
 from ssekit._echo import TOOL_CALL_ID, echo_reasoning, echo_reply, echo_tool_arguments
-from tests.servers import Running, serve
 from tests.support.openai_wire import (
     chat_chunks,
     completion,
@@ -26,6 +25,7 @@ from tests.support.openai_wire import (
     response_events,
     types_of,
 )
+from tests.support.servers import Running, serve
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*using the `ReadOnly` qualifier:UserWarning")
 

@@ -21,9 +21,9 @@ from openai import OpenAI
 
 from ssekit import ReasoningDelta, ShutdownSignal, chat_app
 from ssekit._echo import echo_reply
-from tests.rawclient import RawClient
-from tests.servers import Running, serve
 from tests.support.openai_wire import chat_chunks, decode, response_events, types_of
+from tests.support.rawclient import RawClient
+from tests.support.servers import Running, serve
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*using the `ReadOnly` qualifier:UserWarning")
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
-from tests.servers import Running, serve
 from tests.support.openai_wire import chat_chunks, error_object, response_events
+from tests.support.servers import Running, serve
 
 MAX_BODY = 1024 * 1024  # room for a 20,000-message list
 LIMITS = {"max_body": MAX_BODY, "max_messages": 50, "max_message_length": 1000}

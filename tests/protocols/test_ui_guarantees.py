@@ -17,8 +17,8 @@ import anyio
 import httpx
 
 from ssekit import ReasoningDelta, ShutdownSignal, chat_app
-from tests.servers import serve
 from tests.support.js_clients import ag_ui_run, ai_sdk
+from tests.support.servers import serve
 from tests.support.ui_wire import ag_ui_events, ai_sdk_chunks
 
 UI_USER = [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]

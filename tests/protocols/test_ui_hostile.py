@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
-from tests.servers import serve
+from tests.support.servers import serve
 from tests.support.ui_wire import ag_ui_events, ai_sdk_chunks
 
 MAX_BODY = 1024 * 1024  # room for a 20,000-message list

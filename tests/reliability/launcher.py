@@ -1,4 +1,4 @@
-"""Start :mod:`tests.reliability.server_app` in a subprocess, and look at it from outside."""
+"""Start :mod:`tests.support.server_app` in a subprocess, and look at it from outside."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers import free_port
+from tests.support.ports import wait_for_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
@@ -50,14 +50,12 @@ class ServerProcess:
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def process_alive() -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited at start: {log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"the server did not listen within {_START_TIMEOUT}s")
+
+    if not wait_for_port(port, _START_TIMEOUT, process_alive):
+        raise TimeoutError(f"the server did not listen within {_START_TIMEOUT}s")
 
 
 @contextlib.contextmanager
@@ -68,7 +66,7 @@ def server_process(tmp_path: Path, *arguments: str) -> Iterator[ServerProcess]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.server_app", "--port", str(port), *arguments],
+            [sys.executable, "-m", "tests.support.server_app", "--port", str(port), *arguments],
             cwd=ROOT,
             env=env,
             stdout=output,

@@ -154,7 +154,7 @@ SECRETS: tuple[Secret, ...] = (
     ),
 )
 
-#: What :data:`tests.reliability.server_app.BOT_FAILURE` must never show.
+#: What :data:`tests.support.server_app.BOT_FAILURE` must never show.
 BOT_FAILURE_FRAGMENTS = ("sk-proj-Chaos", "0123456789abcdefABCDEF", "hunter2", "llm.internal")
 
 

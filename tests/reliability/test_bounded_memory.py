@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.aclient import RawStream
 from tests.reliability.conftest import FIGURES
 from tests.reliability.launcher import ServerProcess, server_process
+from tests.support.aclient import RawStream
 
 CLIENTS = 10
 EVENT = 64 * 1024

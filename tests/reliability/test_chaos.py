@@ -1,7 +1,7 @@
 """Chaos soak: hundreds of concurrent clients misbehaving against a real server process.
 
 For each target (core ``chat_app``, the Starlette, Litestar and Quart adapters, the Django
-adapter on uvicorn and on daphne) a server process runs :mod:`tests.reliability.server_app`;
+adapter on uvicorn and on daphne) a server process runs :mod:`tests.support.server_app`;
 :data:`CLIENTS` client loops run random scenarios back to back for :data:`SOAK_SECONDS` (env
 ``SSEKIT_SOAK_SECONDS`` runs longer). Every stream is checked twice: by what the client
 received (parsed by httpx-sse) and by what the server's producer did (started, tokens
@@ -27,12 +27,12 @@ import httpx
 import httpx_sse
 import pytest
 
-from tests.parsers import Parsed
-from tests.reliability.aclient import RawStream, chat_request
 from tests.reliability.conftest import FIGURES
 from tests.reliability.launcher import ServerProcess, server_process
 from tests.reliability.secrets import BOT_FAILURE_FRAGMENTS, leaked
-from tests.reliability.server_app import expected_text
+from tests.support.aclient import RawStream, chat_request
+from tests.support.parsers import Parsed
+from tests.support.server_app import expected_text
 
 #: Seconds of soak per target (about 2 minutes in all for the four targets, with set-up).
 SOAK_SECONDS = float(os.environ.get("SSEKIT_SOAK_SECONDS", "20"))

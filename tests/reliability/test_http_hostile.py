@@ -26,7 +26,6 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from tests.reliability.conftest import FIGURES
-from tests.servers import Server
 from tests.support.hostile_http import (
     MAX_BODY,
     TARGETS,
@@ -41,6 +40,7 @@ from tests.support.hostile_http import (
     request_bytes,
     serving_targets,
 )
+from tests.support.servers import Server
 
 TRIED: list[str] = []
 

@@ -38,10 +38,10 @@ from hypothesis import strategies as st
 
 from ssekit import ServerSentEvent, chat_app, sse_stream
 from ssekit._producer import aclose_quietly
-from tests.parsers import NodeParser
 from tests.reliability.conftest import FIGURES
-from tests.servers import Running, Server, serve
 from tests.support.endpoints import Endpoint, Shape, build
+from tests.support.parsers import NodeParser
+from tests.support.servers import Running, Server, serve
 
 #: The id chat_app puts on a stream's last event (src/ssekit/chat.py, FINISHED_ID).
 FINISHED_ID = "ssekit-finished"

@@ -22,9 +22,9 @@ import socket
 import time
 from typing import Any
 
-from tests.reliability.aclient import chat_request
-from tests.reliability.server_app import STATS, Options, build_app
-from tests.servers import serve
+from tests.support.aclient import chat_request
+from tests.support.server_app import STATS, Options, build_app
+from tests.support.servers import serve
 
 CLIENTS = 40
 

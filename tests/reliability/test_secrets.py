@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from ssekit import AsyncSimpleBot, ChatRequest, EventStreamResponse, chat_app, warm_up
-from tests.fake_openai import FakeOpenAI, ResponseRecord, _send_json, serve_fake_openai
-from tests.reliability.aclient import chat_request
 from tests.reliability.secrets import SECRETS, Secret, leaked
-from tests.reliability.server_app import TARGETS, Options, build_app
-from tests.servers import serve
+from tests.support.aclient import chat_request
+from tests.support.fake_openai import FakeOpenAI, ResponseRecord, _send_json, serve_fake_openai
+from tests.support.server_app import TARGETS, Options, build_app
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*using the `ReadOnly` qualifier:UserWarning")
 
@@ -135,7 +135,7 @@ def test_async_simple_bot_given_secrets_by_its_provider(monkeypatch: pytest.Monk
     # litellm's import (and first call) is paid here, not within the first exchange's 10 s
     # read timeout: on a busy machine the import alone can take longer than that.
     asyncio.run(warm_up())
-    monkeypatch.setattr("tests.fake_openai.FakeOpenAI", SecretProvider)
+    monkeypatch.setattr("tests.support.fake_openai.FakeOpenAI", SecretProvider)
     with serve_fake_openai() as provider:
         provider.__class__ = SecretProvider
         key = "sk-proj-ClientKey0123456789abcdefghijklmnopqrstuv"

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.aclient import RawStream, chat_request
 from tests.reliability.conftest import FIGURES
 from tests.reliability.launcher import server_process
-from tests.reliability.server_app import expected_text
+from tests.support.aclient import RawStream, chat_request
+from tests.support.server_app import expected_text
 
 STREAMS = 200
 GRACE = 1.0

@@ -13,7 +13,7 @@ import ssekit
 from ssekit.resume import MemoryStore, RedisStore, ResumableStreams, parse_event_id
 from ssekit.resume._frames import Frames, id_prefix, split_frames
 from ssekit.resume._ids import new_stream_id, valid_stream_id
-from tests.resume.apps import MemoryRecorder, ScriptedBot
+from tests.support.resume_apps import MemoryRecorder, ScriptedBot
 
 
 def test_importing_ssekit_and_ssekit_resume_never_imports_redis() -> None:

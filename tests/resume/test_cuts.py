@@ -20,10 +20,10 @@ import httpx
 import httpx_sse
 import pytest
 
-from tests.resume.apps import expected_text
 from tests.resume.workers import Worker, workers
 from tests.support.cutting_proxy import CuttingProxy, cutting_proxy
 from tests.support.redis import RedisServer
+from tests.support.resume_apps import expected_text
 
 CUTS = 1000
 COUNT = 30  # tokens per answer: events 1 (handshake) .. COUNT + 2 (done)

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
-from tests.resume.apps import expected_text, token
 from tests.resume.test_workers import calls, seqs
 from tests.resume.workers import Worker, read, workers
 from tests.support.redis import RedisServer, redis_server
+from tests.support.resume_apps import expected_text, token
 
 LEASE = 1.0
 #: The sweep runs every min(lease / 4, 1) s; the rest is a loaded machine's slack.

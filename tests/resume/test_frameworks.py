@@ -24,9 +24,9 @@ from ssekit_starlette import sse_response
 
 from ssekit import sse_stream
 from ssekit.resume import MemoryStore, ResumableStreams, StreamAnswer, requested_id
-from tests.resume.apps import MemoryRecorder, ScriptedBot, expected_text
 from tests.resume.workers import read
-from tests.servers import serve
+from tests.support.resume_apps import MemoryRecorder, ScriptedBot, expected_text
+from tests.support.servers import serve
 
 
 def build_fastapi() -> tuple[FastAPI, MemoryRecorder]:

@@ -21,11 +21,11 @@ from httpx_sse import ServerSentEvent, connect_sse
 
 from ssekit import ShutdownSignal, chat_app
 from ssekit.resume import MemoryStore, RedisStore, ResumableStreams
-from tests.resume.apps import MemoryRecorder, ScriptedBot, build_app, expected_text, token
 from tests.resume.workers import read
-from tests.servers import Server, serve
 from tests.support.loops import LOOPS, run_on
 from tests.support.redis import RedisServer
+from tests.support.resume_apps import MemoryRecorder, ScriptedBot, build_app, expected_text, token
+from tests.support.servers import Server, serve
 
 SETUPS = ["memory-asyncio", "memory-trio", "redis-asyncio"]
 ORPHAN = 1.0

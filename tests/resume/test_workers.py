@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.resume.apps import expected_text
 from tests.resume.workers import Worker, read, workers
 from tests.support.redis import RedisServer
+from tests.support.resume_apps import expected_text
 
 LEASE = 1.0
 ORPHAN = 2.0

@@ -1,14 +1,12 @@
-"""Worker processes of `tests.resume.apps` sharing one Redis, and clients that read them."""
+"""Worker processes of `tests.support.resume_apps` sharing one Redis, and clients that read them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +14,8 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
-from tests.servers import free_port
+from tests.support.ports import wait_for_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
@@ -52,7 +51,7 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
             log = tmp / f"worker-{port}.log"
             with log.open("wb") as output:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.resume.apps", "--port", str(port),
+                    [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
                      "--redis", redis_url, *options],
                     cwd=ROOT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -69,17 +68,12 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
 
 
 def _wait_for_port(worker: Worker) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def worker_alive() -> None:
         if worker.process.poll() is not None:
             raise RuntimeError(f"a worker exited at start: {worker.log_text()}")
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", worker.port), 0.2),
-        ):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
+
+    if not wait_for_port(worker.port, _START_TIMEOUT, worker_alive):
+        raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

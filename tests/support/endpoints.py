@@ -13,7 +13,7 @@ Every response gets `endpoint.options` (the stream options: `ping`, `send_timeou
 `Litestar(...)`, `tests.support.django_project.asgi_app(...)`), for middleware.
 
 The adapter tests (`tests/adapters/apps.py`), the reliability suite
-(`tests/reliability/server_app.py`) and the benchmarks (`benchmarks/targets.py`) serve what
+(`tests/support/server_app.py`) and the benchmarks (`benchmarks/targets.py`) serve what
 [build][tests.support.endpoints.build] returns, so adding an adapter means adding its builder
 to `BUILDERS` here (and its own tests). What each framework's users write without ssekit, the
 peers, is built the same way in `tests/support/peer_endpoints.py`.

@@ -21,7 +21,7 @@ from typing import Any
 
 from ssekit import chat_app
 from ssekit.demo import demo_app
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 MAX_BODY = 1024 * 1024  # room for 100,000-deep bodies under the limit
 MAX_MESSAGES = 3

@@ -3,7 +3,7 @@
 Each script reads one JSON request on stdin and prints one JSON answer: what the
 client itself made of the stream (the message it assembled, the events it
 verified, the error it raised). The packages are the ones `tests/js/package-lock.json`
-pins, installed by `tests.parsers.ensure_node_modules` (`.ci/run` calls it).
+pins, installed by `tests.support.parsers.ensure_node_modules` (`.ci/run` calls it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import subprocess
 from typing import Any
 
-from tests.parsers import JS_DIR, ensure_node_modules, node_executable
+from tests.support.parsers import JS_DIR, ensure_node_modules, node_executable
 
 __all__ = ["ag_ui_run", "ai_sdk"]
 

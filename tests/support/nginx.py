@@ -11,15 +11,14 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.support.ports import wait_for_port
+from tests.support.servers import free_port
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends nginx-light"
 _START_TIMEOUT = 10.0
@@ -90,8 +89,7 @@ def nginx_in_front(upstream: int, tmp: Path, *, read_timeout: str = "1h") -> Ite
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes], tmp: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def nginx_alive() -> None:
         if process.poll() is not None:
             log = "".join(
                 path.read_text(errors="replace")
@@ -99,7 +97,6 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], tmp: Path) -> None:
                 if path.exists()
             )
             pytest.fail(f"nginx exited with {process.returncode}: {log[-2000:]}", pytrace=False)
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)
-    pytest.fail(f"nginx did not listen on {port} within {_START_TIMEOUT}s", pytrace=False)
+
+    if not wait_for_port(port, _START_TIMEOUT, nginx_alive, interval=0.02):
+        pytest.fail(f"nginx did not listen on {port} within {_START_TIMEOUT}s", pytrace=False)

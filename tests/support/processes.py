@@ -15,7 +15,6 @@ import contextlib
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,8 +27,9 @@ from typing import Any
 import httpx
 import httpx_sse
 
-from tests.parsers import Parsed
-from tests.servers import free_port
+from tests.support.parsers import Parsed
+from tests.support.ports import wait_for_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Generous: several processes may start at once on two shared cores.
@@ -131,17 +131,14 @@ def _start(command: list[str], port: int, directory: Path, env: dict[str, str] |
 
 
 def _wait_for_port(running: Launched) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
+    def process_alive() -> None:
         if running.process.poll() is not None:
             raise AssertionError(f"the server exited at start: {running.output()}")
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", running.port), 0.2),
-        ):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the server did not listen within {START_TIMEOUT}s: {running.output()}")
+
+    if not wait_for_port(running.port, START_TIMEOUT, process_alive):
+        raise AssertionError(
+            f"the server did not listen within {START_TIMEOUT}s: {running.output()}"
+        )
 
 
 def loopback_client(**options: Any) -> httpx.Client:

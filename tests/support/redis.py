@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends redis-server"
 _START_TIMEOUT = 10.0

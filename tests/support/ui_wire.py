@@ -21,7 +21,7 @@ from typing import Any
 from ag_ui.core import Event
 from pydantic import BaseModel, TypeAdapter
 
-from tests.parsers import parse_httpx_sse
+from tests.support.parsers import parse_httpx_sse
 
 __all__ = ["AI_SDK_KEYS", "ag_ui_events", "ai_sdk_chunks", "validated_ag_ui"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ssekit import ServerSentEvent, encode
-from tests.parsers import Parsed, parse_httpx_sse
+from tests.support.parsers import Parsed, parse_httpx_sse
 
 # --- a str subclass is read by its value -----------------------------------------------
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 import httpx_sse
 
-from tests.parsers import Parsed
+from tests.support.parsers import Parsed
 
 
 @dataclass

@@ -14,7 +14,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from tests.parsers import Parsed, parse_httpx_sse
+from tests.support.parsers import Parsed, parse_httpx_sse
 
 
 def chat_request(messages: list[str], *, path: str = "/chat", close: bool = True) -> bytes:

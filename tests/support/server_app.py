@@ -1,6 +1,6 @@
 """The server side of the reliability suite: one app per target, run in its own process.
 
-``python -m tests.reliability.server_app --target core --server uvicorn --port 8000``
+``python -m tests.support.server_app --target core --server uvicorn --port 8000``
 
 Running the server in a subprocess lets a test count *its* tasks, open file
 descriptors and RSS (``GET /_stats``), and send it ``SIGTERM``. Every target
@@ -12,7 +12,7 @@ the test process can compare it with its own timestamps).
 
 Each target's chat endpoint comes from the shared builder (``tests.support.endpoints``),
 which the adapter tests and the benchmarks use too; :func:`build_app` adds this suite's
-routes and is importable, so in-process tests (``tests.servers.serve``) serve exactly the
+routes and is importable, so in-process tests (``tests.support.servers.serve``) serve exactly the
 same apps.
 """
 

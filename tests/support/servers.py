@@ -21,6 +21,7 @@ from typing import Any, Literal
 import anyio
 
 from ssekit import EventStreamResponse
+from tests.support.ports import wait_for_port
 
 Server = Literal["uvicorn", "hypercorn-asyncio", "hypercorn-trio", "granian", "daphne"]
 SERVERS: tuple[Server, ...] = ("uvicorn", "hypercorn-asyncio", "hypercorn-trio", "granian")
@@ -47,14 +48,12 @@ def free_port() -> int:
 
 
 def _wait_for_port(port: int, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
+    def thread_alive() -> None:
         if not thread.is_alive():
             raise RuntimeError("the server thread died while starting")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"server did not listen on {port} within {_START_TIMEOUT}s")
+
+    if not wait_for_port(port, _START_TIMEOUT, thread_alive, interval=0.02):
+        raise TimeoutError(f"server did not listen on {port} within {_START_TIMEOUT}s")
 
 
 @contextlib.contextmanager

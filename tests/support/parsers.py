@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import httpx
 import httpx_sse
 
-JS_DIR = Path(__file__).parent / "js"
+JS_DIR = Path(__file__).parent.parent / "js"
 
 
 class Parsed(NamedTuple):

@@ -1,6 +1,6 @@
 """The bot and the app the resumable-stream tests serve, in-process or as a worker process.
 
-``python -m tests.resume.apps --port P --redis URL [--lease S] [--orphan S]`` runs
+``python -m tests.support.resume_apps --port P --redis URL [--lease S] [--orphan S]`` runs
 one uvicorn worker of the app (with its lifespan, as in production) on a
 `RedisStore`. The bot does what its message says, ``"count=40 delay=0.002
 first=0 tag=<tag>"``, and records each call and when its ``finally`` ran (in
