@@ -191,3 +191,32 @@ def test_a_stop_ends_the_answer_with_the_protocols_error_then_done(served: Serve
         assert b"event:" not in body_bytes  # never an ssekit-format event on this stream
     assert replayed.headers["x-vercel-ai-ui-message-stream"] == "v1"
     assert httpx.get(f"{served.api}/chat-stop/stream").status_code == 204  # it has ended
+
+
+def test_a_resume_on_another_worker_replays_the_answer(redis: RedisServer) -> None:
+    """Two apps on one Redis (two workers' stores): the chat's answer is found by the other."""
+    bot = GatedBot()
+    apps = [
+        chat_app(
+            bot,
+            protocol="ai-sdk",
+            resume=ResumableStreams(RedisStore.from_url(redis.url, lease=1), protocol="ai-sdk"),
+            ping=None,
+        )
+        for _ in range(2)
+    ]
+    with (
+        serve(_opening_resume(apps[0], bot.gate), "hypercorn-asyncio") as first,
+        serve(_opening_resume(apps[1], bot.gate), "hypercorn-asyncio") as second,
+        httpx.Client(timeout=30) as client,
+    ):
+        body = {"id": "chat-far", "messages": [_user("gated")], "trigger": "submit-message"}
+        with client.stream("POST", first.url + "/api/chat", json=body) as posted:
+            resumed = client.get(second.url + "/api/chat/chat-far/stream")
+            original = posted.read()
+        assert client.get(second.url + "/api/chat/chat-far/stream").status_code == 204
+    assert resumed.status_code == 200 and resumed.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    chunks, ids = _chunks(resumed.content)
+    assert chunks == _chunks(original)[0] and len(set(ids)) == len(ids)
+    assert "".join(c["delta"] for c in chunks if c["type"] == "text-delta") == expected_text(COUNT)
+    assert bot.calls == 1
