@@ -168,6 +168,7 @@ def test_204_when_the_chat_has_no_active_answer(served: Served) -> None:
     answer = ai_sdk("resume", served.api, chatId="chat-none")
     assert answer["status"] == "ready" and answer["error"] is None and answer["messages"] == []
     assert httpx.get(f"{served.api}/chat-none/stream").status_code == 204
+    assert httpx.get(f"{served.api}/{'x' * 5000}/stream").status_code == 204
     finished = _post(served, "chat-done", "quick")
     assert finished.status_code == 200 and finished.content.endswith(b"data: [DONE]\n\n")
     assert httpx.get(f"{served.api}/chat-done/stream").status_code == 204

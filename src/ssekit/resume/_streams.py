@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ResumableStreams"]
 
+#: The longest chat id a `useChat` request may carry (`_ai_sdk_request`), hence resume.
+MAX_CHAT_ID = 256
+
 _NOT_RUNNING = (
     "ResumableStreams is not running: enter it (`async with streams:`) in the app's lifespan;"
     " chat_app(bot, resume=streams) does it when a server runs its lifespan"
@@ -298,6 +301,8 @@ class ResumableStreams:
             raise RuntimeError(_NOT_RUNNING)
         if not isinstance(chat_id, str):
             raise TypeError(f"chat_id must be a str, not {type(chat_id).__name__}")
+        if len(chat_id) > MAX_CHAT_ID:
+            return StreamAnswer(204)  # no request can have started it: the store is not asked
         try:
             sid = await self._store.linked(chat_id)
             probe = None if sid is None else await self._store.probe(sid, self._frames, 0)
