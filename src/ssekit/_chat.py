@@ -106,8 +106,9 @@ class ChatApp:
     refuses them); the other options are
     [StreamOptions][ssekit.StreamOptions], with `prefetch=True` by default (and,
     for `"ssekit"`, `finished_id="ssekit-finished"`). `resume` (a
-    [ResumableStreams][ssekit.resume.ResumableStreams]) makes the `"ssekit"`
-    protocol's answers resumable (docs/resumable.md); another protocol refuses it.
+    [ResumableStreams][ssekit.resume.ResumableStreams]) makes the `"ssekit"` and
+    `"ai-sdk"` protocols' answers resumable (docs/resumable.md); another protocol
+    refuses it.
     Once the `shutdown` signal is set, a request gets `503` with `Retry-After` in
     the protocol's error shape, and no bot is built.
     """
@@ -212,9 +213,10 @@ class ChatApp:
         options = self._options
         if stream.framing is not None:
             options = {**options, "framing": stream.framing}
-        if self._resume is not None:  # the "ssekit" protocol (resumable_defaults)
+        if self._resume is not None:  # "ssekit" or "ai-sdk" (resumable_defaults)
             plain = functools.partial(self._response, options=options)
-            await self._resume.start(stream.events, plain, scope, receive, send)
+            chat_id = turn.options.get("id") if self._protocol.name == "ai-sdk" else None
+            await self._resume.start(stream.events, plain, scope, receive, send, chat_id)
             return
         await self._response(stream.events, options)(scope, receive, send)
 

@@ -10,6 +10,9 @@
 //     -> {"status", "error", "messages", "finish": {isAbort, isError, finishReason}}
 //   {"mode": "resume", "api": URL, "chatId": ID}
 //     -> the same as "chat", after chat.resumeStream()
+//   {"mode": "drop-resume", "api": URL, "chatId": ID, "text": "..."}
+//     -> the same as "chat" (its connection is expected to drop mid-answer), with "dropped":
+//        what the chat held when the request failed; then the same chat's resumeStream()
 import { AbstractChat, DefaultChatTransport, readUIMessageStream } from "ai";
 
 class State {
@@ -76,7 +79,13 @@ async function chat(request) {
       finish = { isAbort, isError, isDisconnect, finishReason: finishReason ?? null };
     },
   });
+  let dropped = null;
   if (request.mode === "resume") {
+    await chat.resumeStream();
+  } else if (request.mode === "drop-resume") {
+    await chat.sendMessage({ text: request.text });
+    const state = chat.plainState;
+    dropped = { status: state.status, error: described(state.error), finish, messages: structuredClone(state.messages) };
     await chat.resumeStream();
   } else {
     const sent = chat.sendMessage({ text: request.text });
@@ -84,7 +93,8 @@ async function chat(request) {
     await sent;
   }
   const state = chat.plainState;
-  return { status: state.status, error: described(state.error), messages: state.messages, finish };
+  const answer = { status: state.status, error: described(state.error), messages: state.messages, finish };
+  return dropped == null ? answer : { ...answer, dropped };
 }
 
 async function stopAfter(chat, chars) {

@@ -143,7 +143,7 @@ def test_a_refused_request_is_the_clients_error_with_the_servers_words(
 
 
 def test_resume_finds_no_active_answer(echo_server: Running) -> None:
-    """Without resumable streams (not on main yet) `GET {api}/{id}/stream` is `204`."""
+    """Without resumable streams `GET {api}/{id}/stream` is `204` (with them: tests/resume)."""
     answer = ai_sdk("resume", api(echo_server), chatId="chat-9")
     assert answer["status"] == "ready" and answer["error"] is None and answer["messages"] == []
     assert httpx.get(api(echo_server) + "/chat-9/stream").status_code == 204

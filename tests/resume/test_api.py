@@ -111,10 +111,28 @@ def test_chat_app_refuses_resume_for_a_protocol_that_is_not_resumable() -> None:
     from ssekit.protocols import OpenAIProtocol, SsekitProtocol
 
     bot = ScriptedBot(MemoryRecorder())
-    for protocol in ("openai", OpenAIProtocol()):
-        with pytest.raises(ValueError, match="'ssekit' protocol only, not 'openai'"):
+    for protocol in ("openai", OpenAIProtocol(), "ag-ui"):
+        name = protocol if isinstance(protocol, str) else "openai"
+        with pytest.raises(ValueError, match=f"'ssekit' and 'ai-sdk' protocols, not '{name}'"):
             ssekit.chat_app(bot, protocol=protocol, resume=ResumableStreams())
     ssekit.chat_app(bot, protocol=SsekitProtocol(event_type="token"), resume=ResumableStreams())
+    ssekit.chat_app(bot, protocol="ai-sdk", resume=ResumableStreams(protocol="ai-sdk"))
+
+
+def test_chat_app_refuses_streams_that_speak_another_protocol() -> None:
+    bot = ScriptedBot(MemoryRecorder())
+    with pytest.raises(ValueError, match=r"ResumableStreams\(store, protocol='ai-sdk'\)"):
+        ssekit.chat_app(bot, protocol="ai-sdk", resume=ResumableStreams())
+    with pytest.raises(ValueError, match="speak the 'ai-sdk' protocol, not 'ssekit'"):
+        ssekit.chat_app(bot, resume=ResumableStreams(protocol="ai-sdk"))
+
+
+def test_ai_sdk_streams_refuse_the_ssekit_protocols_arguments() -> None:
+    for given in ({"handshake_event": "hello"}, {"error_event": "oops"}, {"retry": 5}):
+        with pytest.raises(ValueError, match="leave them out with protocol='ai-sdk'"):
+            ResumableStreams(protocol="ai-sdk", **given)
+    with pytest.raises(ValueError, match="protocol must be 'ssekit' or 'ai-sdk', not 'openai'"):
+        ResumableStreams(protocol="openai")
 
 
 def test_streams_used_before_they_run_say_how_to_run_them() -> None:

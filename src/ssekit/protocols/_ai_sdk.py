@@ -6,7 +6,7 @@
 | request | answer |
 |---|---|
 | `POST {mount}` `{id, messages: UIMessage[], trigger}` | the UI Message Stream |
-| `GET {mount}/{chatId}/stream` (`useChat({resume: true})`) | `204`: none is active |
+| `GET {mount}/{chatId}/stream` (`useChat({resume: true})`) | its active answer, or `204` |
 
 (the stream: `_ai_sdk_stream`; resume: below).
 
@@ -19,10 +19,12 @@ protocol's `error` chunk.
 
 Resume: the AI SDK's contract is that `GET {mount}/{chatId}/stream` streams
 the chat's active answer, or answers `204` when there is none. Without
-resumable streams (issue 15) no answer outlives the request that asked for it,
-so no chat ever has one: `resume` answers `204`, which the client reads as
-"nothing to resume". The chat's id is `Turn.options["id"]`: it is the key a
-resumable answer would be kept under.
+resumable streams no answer outlives the request that asked for it, so no chat
+ever has one: `resume` answers `204`, which the client reads as "nothing to
+resume". With `chat_app(..., resume=ResumableStreams(store, protocol="ai-sdk"))`
+the app answers that route itself (`ssekit/resume/_routes.py`): the answer a
+`POST` started is kept under its chat's id (`Turn.options["id"]`) and replayed
+from its start (`ssekit/resume/_ui_frames.py`).
 """
 
 from __future__ import annotations
@@ -79,12 +81,12 @@ class AISDKProtocol(Protocol):
         return self.turn(CHAT, await read_json(scope, read_body, limits.max_body), limits)
 
     def resume(self, chat_id: str) -> Turn | Answer:
-        """The answer to `GET {mount}/{chat_id}/stream`: the chat's active answer, or `204`.
+        """The answer to `GET {mount}/{chat_id}/stream` without resumable streams: `204`.
 
-        The seam for resumable streams (issue 15): with them, an answer started by
-        `POST {mount}` is kept under its chat's id (`Turn.options["id"]`) and this
-        streams it again, replayed from its start (the AI SDK resets the message
-        on its `start` chunk). Without them no answer is ever active.
+        No answer outlives its request then, so none is ever active. With
+        `resume=`, `chat_app` answers this route before the protocol reads it
+        (`ResumableStreams.resume_chat`: the chat's active answer, replayed from
+        its start; the AI SDK resets the message on its `start` chunk).
         """
         return Answer(204)
 

@@ -22,6 +22,7 @@ from .._asgi import (
     send_json_error,
     send_status,
 )
+from .._framing import Framing
 from .._options import StreamOptions, check_options
 from .._producer import Producer
 from .._response import _DEFAULT_HEADERS, EventStreamResponse
@@ -87,6 +88,9 @@ class StreamAnswer:
     #: The message of an error answer (safe to show).
     error: str | None = None
     stream_id: str | None = None
+    #: How the engine words its own frames on `events` (`None`: ssekit's format);
+    #: for an adapter, `sse_response(answer.events, headers=..., framing=answer.framing)`.
+    framing: Framing | None = None
 
     def error_body(self) -> dict[str, dict[str, Any]]:
         """The JSON body of an error answer."""
@@ -106,6 +110,8 @@ class StreamAnswer:
         """Answer with `base_headers` (an app's own) and stream `options` for a `200`."""
         headers = check_headers(self.headers)
         if self.events is not None:
+            if self.framing is not None:
+                options = {**options, "framing": self.framing}
             raw = merge_headers(base_headers, headers)
             await EventStreamResponse._checked(self.events, raw, options)(scope, receive, send)
         elif self.error is not None:

@@ -11,11 +11,11 @@ engine's heartbeat goes between events.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from .._encoder import encode
 from .._event import ServerSentEvent
-from .._producer import Item
+from .._producer import Item, Producer
 
 __all__ = ["END", "Frames", "id_prefix", "split_frames"]
 
@@ -38,7 +38,10 @@ def split_frames(blob: bytes) -> list[bytes]:
 
 
 class Frames:
-    """Encodes one configuration's frames: the handshake, events, and its own endings."""
+    """Encodes one configuration's frames: the handshake, events, and its own endings.
+
+    ssekit's own format; `_ui_frames.UIMessageFrames` is the AI SDK's.
+    """
 
     __slots__ = ("_error_event", "_handshake_event", "_retry")
 
@@ -94,3 +97,11 @@ class Frames:
     def notice(self, code: str) -> bytes:
         """An error event without an id: this connection ends, the stream may not have."""
         return encode({"event": self._error_event, "data": code})
+
+    def items(self, events: Producer) -> Producer:
+        """The producer's items as `event` takes them (a protocol's frames split in events)."""
+        return events
+
+    def reader(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """A reader's chunks as its client is sent them (what a protocol adds on the way)."""
+        return chunks

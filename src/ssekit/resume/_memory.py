@@ -78,6 +78,9 @@ class MemoryStore:
         self._running: dict[str, _Running] = {}
         #: Ended streams, oldest first, with when they ended.
         self._ended_at: OrderedDict[str, float] = OrderedDict()
+        #: A chat's latest stream, and back (forgotten with the stream).
+        self._chats: dict[str, str] = {}
+        self._chat_of: dict[str, str] = {}
 
     async def _open(self, tasks: TaskGroup, frames: Frames) -> None:
         """Nothing to start: everything happens in the calls themselves."""
@@ -117,6 +120,14 @@ class MemoryStore:
             return "stopping"
         return "finished" if sid in self._logs else None
 
+    async def link(self, chat: str, sid: str) -> None:
+        self._chats[chat] = sid
+        self._chat_of[sid] = chat
+
+    async def linked(self, chat: str) -> str | None:
+        self._expire()
+        return self._chats.get(chat)
+
     def _ended(self, sid: str) -> None:
         if self._running.pop(sid, None) is not None:
             self._ended_at[sid] = time.monotonic()
@@ -133,3 +144,6 @@ class MemoryStore:
     def _forget(self, sid: str) -> None:
         del self._ended_at[sid]
         del self._logs[sid]
+        chat = self._chat_of.pop(sid, None)
+        if chat is not None and self._chats.get(chat) == sid:
+            del self._chats[chat]

@@ -113,6 +113,8 @@ class RedisStore:
             raise ValueError(f"block must be at most 4 seconds, not {block}")
         self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._opened = False
+        #: The chat key of each stream linked here, renewed with its lease while it runs.
+        self._chat_keys: dict[str, str] = {}
 
     @classmethod
     def from_url(
@@ -271,6 +273,23 @@ class RedisStore:
             raise StoreUnavailable(_UNREACHABLE) from exc
         return None if state == b"gone" else "finished" if state == b"finished" else "stopping"
 
+    async def link(self, chat: str, sid: str) -> None:
+        key = self._keys.chat(chat)
+        try:
+            await self._main.set(key, sid, px=int(self._ttl * 1000))
+        except Exception as exc:
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        self._chat_keys[sid] = key
+
+    async def linked(self, chat: str) -> str | None:
+        try:
+            sid = await self._main.get(self._keys.chat(chat))
+        except Exception as exc:
+            raise StoreUnavailable(_UNREACHABLE) from exc
+        if isinstance(sid, bytes):
+            return sid.decode("ascii", "replace")
+        return sid
+
     # -- inside ----------------------------------------------------------------------------
 
     async def _commit(self, ops: Sequence[tuple[Owned, Op]]) -> list[str]:
@@ -289,6 +308,7 @@ class RedisStore:
             await anyio.sleep(self._lease / 4)
             owned = self._committer.running()
             if not owned:
+                self._chat_keys.clear()
                 continue
             keys = [key for one in owned for key in self._keys.of(one.sid)]
             try:
@@ -299,3 +319,18 @@ class RedisStore:
             now = time.monotonic()
             for one, result in zip(owned, results, strict=True):
                 one.renewed(result.decode(), now)
+            await self._renew_chats({one.sid for one in owned})
+
+    async def _renew_chats(self, running: set[str]) -> None:
+        """Keep the chat keys of the running streams alive as long as the streams."""
+        for sid in [sid for sid in self._chat_keys if sid not in running]:
+            del self._chat_keys[sid]
+        if not self._chat_keys:
+            return
+        try:
+            async with self._main.pipeline(transaction=False) as pipe:
+                for key in self._chat_keys.values():
+                    pipe.pexpire(key, int(self._ttl * 1000))
+                await pipe.execute()
+        except Exception as exc:
+            log_error(exc, "resumable streams: renewing chat keys in Redis failed")

@@ -13,6 +13,9 @@ A stream `sid` is three keys sharing the hash tag `{sid}`:
   owner) that have readers on the stream, `PX` a few sweeps: while it exists the
   owner does not count the stream as abandoned.
 
+A chat's latest answer (the AI SDK resumes by chat id) is `<prefix>:chat:<chat id>`,
+holding the stream's id, with the running stream's `ttl` (renewed with its lease).
+
 And one key per worker, `<prefix>:inbox:<worker>`, a Redis Stream too: every run
 appended to a stream is also copied there for each worker following it
 (`{s: sid, a, f, t: A or T}`), so a worker's tailer waits on ONE key however
@@ -185,6 +188,10 @@ class Keys:
         """The stream, the lease and the followers keys of `sid`."""
         base = f"{self.prefix}:{{{sid}}}:"
         return base + "e", base + "l", base + "w"
+
+    def chat(self, chat: str) -> str:
+        """The key holding the id of chat `chat`'s latest stream (the AI SDK's resume)."""
+        return f"{self.prefix}:chat:{chat}"
 
     def inbox(self, worker: str) -> str:
         """A worker's inbox: copies of the runs appended to the streams it follows."""

@@ -12,11 +12,16 @@ With `chat_app(bot, resume=streams)`:
 The mount is whatever path the app is served on: a path ending in
 `/streams/<segment>` is a stream's route, whatever comes before it.
 
-Only the `"ssekit"` protocol is resumable: its events carry no ids of their
-own and its clients read `id:`, `ssekit-stream-id` and the handshake event. The
-OpenAI wire has no place for the handshake or for the stream's own endings
-(`stopped`, `interrupted`), which Redis words without the protocol: `chat_app`
-refuses `resume=` with another protocol (`resumable_defaults`).
+With `protocol="ai-sdk"` (and `ResumableStreams(..., protocol="ai-sdk")`),
+the AI SDK's resume contract too: a `POST` makes its answer the chat's active
+one (the body's `id`), and `GET`/`HEAD {mount}/{chatId}/stream` replays it
+from its start then live, or answers `204` when the chat has none.
+
+The `"ssekit"` and `"ai-sdk"` protocols are resumable: their events carry no
+ids of their own, and the stream's own endings (`stopped`, `interrupted`:
+worded by `Frames`, even by Redis) have a place in them. The OpenAI and AG-UI
+wires have none (their events are numbered or typed by the run):
+`chat_app` refuses `resume=` with them (`resumable_defaults`).
 """
 
 from __future__ import annotations
@@ -54,13 +59,21 @@ def resumable_defaults(
     `error_event` that differs from the streams' (the bot's errors and the
     streams' own endings must be one event a client listens to).
     """
-    from ..protocols import SsekitProtocol  # the protocols import chat_app's module
+    from ..protocols import AISDKProtocol, SsekitProtocol  # they import chat_app's module
 
-    if not isinstance(protocol, SsekitProtocol):
+    if not isinstance(protocol, SsekitProtocol | AISDKProtocol):
         raise ValueError(
-            f"resume= works with the 'ssekit' protocol only, not {protocol.name!r}:"
+            f"resume= works with the 'ssekit' and 'ai-sdk' protocols, not {protocol.name!r}:"
             " its streams have no place for resumable ids and endings"
         )
+    if streams.protocol != protocol.name:
+        raise ValueError(
+            f"resume=: these ResumableStreams speak the {streams.protocol!r} protocol, not"
+            f" {protocol.name!r}: build them with"
+            f" ResumableStreams(store, protocol={protocol.name!r})"
+        )
+    if isinstance(protocol, AISDKProtocol):
+        return protocol.chat_defaults
     if "error_event" in given and given["error_event"] != streams.error_event:
         raise ValueError(
             f"error_event ({given['error_event']!r}) must be the ResumableStreams' error_event"
@@ -86,29 +99,46 @@ class ChatResume:
         self._headers = headers
         self._options = reader_options(self.app_options, shared=streams.store_is_shared)
         self._max_body = max_body
+        #: The AI SDK's `{mount}/{chatId}/stream` routes are served (not the protocol's `204`).
+        self._by_chat = streams.protocol == "ai-sdk"
 
     async def route(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer a request for `{mount}/streams/{sid}`; `False` if it is not one."""
+        """Answer a request for `{mount}/streams/{sid}` (or the AI SDK's `{mount}/{chatId}/stream`);
+        `False` if it is not one."""
+        method = scope["method"]
+        if self._by_chat and method in ("GET", "HEAD"):
+            from ..protocols._ai_sdk import stream_route
+
+            chat_id = stream_route(scope)
+            if chat_id is not None:
+                if await self._read_body(receive, send):
+                    await self._serve(await self.streams.resume_chat(chat_id), scope, receive, send)
+                return True
         match = _STREAM_ROUTE.search(scope.get("path", ""))
         if match is None:
             return False
-        method = scope["method"]
         if method not in _ROUTE_METHODS:
             message = f"method {method} is not allowed; use GET, HEAD or DELETE"
             await send_json_error(send, 405, message, [_ALLOW])
             return True
-        try:
-            await read_body(receive, self._max_body)  # ignored, but read (see _request)
-        except RequestTooLarge as refused:
-            await send_json_error(send, refused.status, refused.message)
-            return True
-        except ConnectionResetError:
+        if not await self._read_body(receive, send):
             return True
         if method == "DELETE":
             answer = await self.streams.stop(match[1])
         else:
             answer = await self.streams.resume(match[1], requested_id(scope))
         await self._serve(answer, scope, receive, send)
+        return True
+
+    async def _read_body(self, receive: Receive, send: Send) -> bool:
+        """Read the request's body (ignored; see `_request`); `False` if it was answered."""
+        try:
+            await read_body(receive, self._max_body)
+        except RequestTooLarge as refused:
+            await send_json_error(send, refused.status, refused.message)
+            return False
+        except ConnectionResetError:
+            return False
         return True
 
     @staticmethod
@@ -121,10 +151,19 @@ class ChatResume:
         await self._serve(await self.streams.resume(None, resume_id), scope, receive, send)
 
     async def start(
-        self, events: Producer, plain: Plain, scope: Scope, receive: Receive, send: Send
+        self,
+        events: Producer,
+        plain: Plain,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        chat_id: str | None = None,
     ) -> None:
-        """Start `events` detached and answer as their first reader (or `plain`ly: fallback)."""
-        answer = await self.streams.start(events)
+        """Start `events` detached and answer as their first reader (or `plain`ly: fallback).
+
+        `chat_id` (an AI SDK request's `id`) makes it the chat's active answer.
+        """
+        answer = await self.streams.start(events, chat_id=chat_id)
         if answer.stream_id is None and answer.events is not None:
             await plain(answer.events)(scope, receive, send)
             return

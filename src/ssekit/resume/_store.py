@@ -5,6 +5,8 @@ Two stores implement it: `MemoryStore` (one process, asyncio or trio) and
 already encoded with their ids) and answers four questions: create a stream
 and take its frames (`create` gives the producer an `Owner`), where does a
 stream stand (`probe`), what follows a position (`read`), and stop it (`stop`).
+It also remembers which stream is a chat's latest answer (`link`, `linked`:
+the AI SDK resumes by chat id).
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ class Store(Protocol):
 
     async def stop(self, sid: str, frames: Frames) -> Literal["stopping", "finished"] | None:
         """Stop `sid`: `stopping`, `finished` (it had ended), or `None` (unknown)."""
+        ...
+
+    async def link(self, chat: str, sid: str) -> None:
+        """Remember `sid` as chat `chat`'s latest answer (for as long as the stream lives)."""
+        ...
+
+    async def linked(self, chat: str) -> str | None:
+        """The stream id of chat `chat`'s latest answer, if one is remembered."""
         ...
 
 

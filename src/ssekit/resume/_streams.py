@@ -27,6 +27,7 @@ from ._frames import Frames
 from ._ids import new_stream_id, parse_event_id, valid_stream_id
 from ._memory import MemoryStore
 from ._store import ABANDONED, SHUTDOWN, Probe, Store
+from ._ui_frames import UI_MESSAGE_HEADERS, UIMessageFrames, UIReaderFraming
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from ._redis import RedisStore
 
 __all__ = ["ResumableStreams"]
+
+#: The longest chat id a `useChat` request may carry (`_ai_sdk_request`), hence resume.
+MAX_CHAT_ID = 256
 
 _NOT_RUNNING = (
     "ResumableStreams is not running: enter it (`async with streams:`) in the app's lifespan;"
@@ -51,6 +55,27 @@ def _grace(value: object) -> float:
     if not 0 <= value < math.inf:
         raise ValueError(f"shutdown_grace must be a finite number >= 0, not {value!r}")
     return float(value)
+
+
+def _frames_of(
+    protocol: object, handshake_event: str, error_event: str, retry: int | None
+) -> Frames:
+    """The frames of `protocol`'s streams."""
+    if protocol == "ai-sdk":
+        given = (handshake_event, error_event, retry) != ("stream", "error", 1000)
+        if given:
+            raise ValueError(
+                "handshake_event, error_event and retry are the 'ssekit' protocol's:"
+                " leave them out with protocol='ai-sdk'"
+            )
+        return UIMessageFrames()
+    if protocol != "ssekit":
+        raise ValueError(f"protocol must be 'ssekit' or 'ai-sdk', not {protocol!r}")
+    return Frames(
+        check_name("handshake_event", handshake_event),
+        check_name("error_event", error_event),
+        retry,
+    )
 
 
 def _unavailable(exc: StoreUnavailable) -> StreamAnswer:
@@ -75,6 +100,10 @@ class ResumableStreams:
       as in [StreamOptions][ssekit.StreamOptions].
     - `fallback` (`False`): when the store cannot take a new stream, stream it
       without resume (logged) instead of answering `503`.
+    - `protocol` (`"ssekit"`): the wire its streams speak: `"ssekit"`, or
+      `"ai-sdk"` (the AI SDK's UI Message Stream, resumed by chat id:
+      `resume_chat`; `handshake_event`, `error_event` and `retry` are then
+      the ssekit protocol's, left at their defaults).
     """
 
     def __init__(
@@ -88,6 +117,7 @@ class ResumableStreams:
         error_event: str = "error",
         error_formatter: ErrorFormatter = format_error,
         fallback: bool = False,
+        protocol: str = "ssekit",
     ) -> None:
         if store is None:
             store = MemoryStore()
@@ -106,11 +136,8 @@ class ResumableStreams:
             raise TypeError(
                 f"error_formatter must be callable, not {type(error_formatter).__name__}"
             )
-        self._frames = Frames(
-            check_name("handshake_event", handshake_event),
-            check_name("error_event", error_event),
-            retry,
-        )
+        self._frames = _frames_of(protocol, handshake_event, error_event, retry)
+        self._protocol: str = protocol
         self._formatter = error_formatter
         self._fallback = bool(fallback)
         self._running: dict[str, Detached] = {}
@@ -127,6 +154,11 @@ class ResumableStreams:
     def error_event(self) -> str:
         """The name of the error events that end its streams."""
         return self._frames.error_event
+
+    @property
+    def protocol(self) -> str:
+        """The wire its streams speak: `"ssekit"` or `"ai-sdk"`."""
+        return self._protocol
 
     @property
     def store_is_shared(self) -> bool:
@@ -182,14 +214,17 @@ class ResumableStreams:
 
     # -- the building blocks -----------------------------------------------------------------
 
-    async def start(self, events: Producer) -> StreamAnswer:
+    async def start(self, events: Producer, *, chat_id: str | None = None) -> StreamAnswer:
         """Start streaming `events` detached from the request; the answer reads it from the start.
 
-        `events` yields events (dicts or [ServerSentEvent][ssekit.ServerSentEvent]),
+        `events` yields events (dicts or [ServerSentEvent][ssekit.ServerSentEvent];
+        with `protocol="ai-sdk"`, the protocol's encoded frames: `ProtocolStream.events`),
         each given the id `<sid>:<seq>` (any id it has is replaced; comments and
-        `retry` alone are dropped). The answer is `200` with `ssekit-stream-id`,
-        or `503` (with `Retry-After`, before any byte) when the store cannot take
-        it; `events` is then closed unrun, unless `fallback` streams it as is.
+        `retry` alone are dropped). `chat_id` (the AI SDK request's `id`) makes it
+        the chat's active answer, for `resume_chat`. The answer is `200` with
+        `ssekit-stream-id`, or `503` (with `Retry-After`, before any byte) when the
+        store cannot take it; `events` is then closed unrun, unless `fallback`
+        streams it as is.
         """
         events = check_producer(events)
         tasks = self._tasks
@@ -197,7 +232,9 @@ class ResumableStreams:
             await close_producer(events)
             raise RuntimeError(_NOT_RUNNING)
         sid = new_stream_id()
-        detached = Detached(sid, events, self._frames, self._formatter, self._store.max_events)
+        detached = Detached(
+            sid, self._frames.items(events), self._frames, self._formatter, self._store.max_events
+        )
         try:
             if self._closing:
                 raise StoreUnavailable("the server is shutting down")
@@ -212,8 +249,9 @@ class ResumableStreams:
             return _unavailable(exc)
         self._running[sid] = detached
         tasks.start_soon(self._produce, detached)
-        reader = self._store.read(sid, 0, Probe(1, None))
-        return StreamAnswer(200, stream_headers(sid), events=reader, stream_id=sid)
+        if chat_id is not None:
+            await self._link(chat_id, sid)
+        return self._reading(sid, 0, Probe(1, None))
 
     async def resume(self, stream_id: str | None, last_event_id: str | None) -> StreamAnswer:
         """Answer a reconnect: the events of `stream_id` after `last_event_id`, catch-up then live.
@@ -249,11 +287,30 @@ class ResumableStreams:
             return _refused(404, "no such stream: unknown, or expired")
         if after > (probe.last if probe.final is None else probe.final):
             return _refused(400, "Last-Event-ID is beyond the last event of the stream")
-        headers = stream_headers(stream_id)
         if after == probe.final:
-            return StreamAnswer(204, headers, stream_id=stream_id)
-        reader = self._store.read(stream_id, after, probe)
-        return StreamAnswer(200, headers, events=reader, stream_id=stream_id)
+            return StreamAnswer(204, self._headers(stream_id), stream_id=stream_id)
+        return self._reading(stream_id, after, probe)
+
+    async def resume_chat(self, chat_id: str) -> StreamAnswer:
+        """The AI SDK's resume: chat `chat_id`'s active answer from its start, catch-up then live.
+
+        `204` when the chat has none (never started here, finished, or expired),
+        `503` when the store cannot be reached. Never starts anything.
+        """
+        if self._tasks is None:
+            raise RuntimeError(_NOT_RUNNING)
+        if not isinstance(chat_id, str):
+            raise TypeError(f"chat_id must be a str, not {type(chat_id).__name__}")
+        if len(chat_id) > MAX_CHAT_ID:
+            return StreamAnswer(204)  # no request can have started it: the store is not asked
+        try:
+            sid = await self._store.linked(chat_id)
+            probe = None if sid is None else await self._store.probe(sid, self._frames, 0)
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        if sid is None or probe is None or probe.final is not None:
+            return StreamAnswer(204)
+        return self._reading(sid, 0, probe)
 
     async def stop(self, stream_id: str) -> StreamAnswer:
         """Stop a stream, from any worker: its producer is closed and it ends with `stopped`.
@@ -275,6 +332,23 @@ class ResumableStreams:
         return StreamAnswer(202 if state == "stopping" else 204, stream_headers(stream_id))
 
     # -- inside ------------------------------------------------------------------------------
+
+    def _headers(self, sid: str) -> dict[str, str]:
+        headers = stream_headers(sid)
+        return headers if self._protocol == "ssekit" else {**headers, **UI_MESSAGE_HEADERS}
+
+    def _reading(self, sid: str, after: int, probe: Probe) -> StreamAnswer:
+        """The `200` answer reading `sid` after seq `after`, as its protocol's clients read it."""
+        reader = self._frames.reader(self._store.read(sid, after, probe))
+        framing = None if self._protocol == "ssekit" else UIReaderFraming()
+        return StreamAnswer(200, self._headers(sid), events=reader, stream_id=sid, framing=framing)
+
+    async def _link(self, chat_id: str, sid: str) -> None:
+        """Make `sid` the chat's active answer; if the store fails now, it stays resumable by id."""
+        try:
+            await self._store.link(chat_id, sid)
+        except StoreUnavailable as exc:
+            log_error(exc, "an answer cannot be found by its chat id (the store failed)")
 
     async def _produce(self, detached: Detached) -> None:
         try:
