@@ -23,12 +23,12 @@ import pytest
 
 from ssekit import chat_app
 from ssekit.resume import MemoryStore, RedisStore, ResumableStreams
-from tests.parsers import parse_httpx_sse
-from tests.resume.apps import expected_text, token
-from tests.servers import Running, serve
 from tests.support.cutting_proxy import cutting_proxy
 from tests.support.js_clients import ai_sdk
+from tests.support.parsers import parse_httpx_sse
 from tests.support.redis import RedisServer
+from tests.support.resume_apps import expected_text, token
+from tests.support.servers import Running, serve
 
 STORES = ("memory", "redis")
 COUNT = 30
