@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
-from typing import NamedTuple, Unpack
-
-import anyio
+from collections.abc import AsyncGenerator, Iterable
+from typing import Unpack
 
 from ._asgi import (
     Headers,
-    Message,
     Receive,
     Scope,
     Send,
@@ -20,190 +17,22 @@ from ._asgi import (
     send_answer,
     send_status,
 )
+from ._connection import Connection
 from ._engine import EventStream
 from ._exceptions import ClientGone
 from ._framing import EARLY_ERROR_STATUS
-from ._loops import current_loop
 from ._options import StreamOptions, check_options, prefetch_window
 from ._producer import Producer, check_producer, close_producer
+from ._pulled import Body, PulledResponse, stream_chunks
 from ._shutdown_hook import shutting_down_answer
 
 __all__ = ["EARLY_ERROR_STATUS", "EventStreamResponse", "PulledResponse", "event_stream_bytes"]
-
-#: While the producer keeps the sender busy, look for `http.disconnect` this often.
-_DISCONNECT_POLL_SECONDS = 0.005
-#: How long such a look may wait (trio cancels a zero-timeout wait before it looks).
-_POLL_WAIT_SECONDS = 0.0005
-#: What a server's `send` raises once the client has gone (ASGI spec 2.4 says `OSError`).
-_DISCONNECT_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
 _DEFAULT_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-class _Connection:
-    """One ASGI request's `receive`/`send`, seen as a client that may leave."""
-
-    __slots__ = ("_checked_at", "_checkpoint", "_clock", "_listening", "_receive", "_send")
-
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self._receive = receive
-        self._send = send
-        loop = current_loop()
-        self._clock = loop.clock()
-        self._checkpoint = loop.checkpoint
-        self._checked_at = self._clock()
-        self._listening = False
-
-    async def wait_for_disconnect(self) -> None:
-        """Listen until the client leaves (the engine cancels this when it has work)."""
-        self._listening = True
-        try:
-            while True:
-                message = await self._receive()
-                if message["type"] == "http.disconnect":
-                    # If the engine cancelled this wait just as the server answered (granian
-                    # then answers a disconnect that did not happen), the wake-up wins.
-                    await self._checkpoint()
-                    raise ClientGone
-        finally:
-            self._listening = False
-            self._checked_at = self._clock()
-
-    async def send(self, message: Message) -> None:
-        """A message outside the stream's body (the start, an error): small, into an idle socket."""
-        try:
-            await self._send(message)
-        except _DISCONNECT_ERRORS as exc:
-            raise ClientGone from exc
-
-    async def send_end(self) -> None:
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def send_body(self, chunk: bytes) -> None:
-        """One chunk of the stream (the engine times it)."""
-        try:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except _DISCONNECT_ERRORS as exc:
-            raise ClientGone from exc
-        if self._listening:
-            return  # the engine's idle task is already waiting for http.disconnect
-        now = self._clock()
-        if now - self._checked_at >= _DISCONNECT_POLL_SECONDS:
-            # The stream keeps its sender busy, and a server whose send() still succeeds
-            # after a disconnect (uvicorn, hypercorn, granian) says so only on receive().
-            self._checked_at = now
-            with anyio.move_on_after(_POLL_WAIT_SECONDS):
-                if (await self._receive())["type"] == "http.disconnect":
-                    raise ClientGone
-
-
-class PulledResponse(NamedTuple):
-    """What [EventStreamResponse.pull][ssekit.EventStreamResponse.pull] gives a host."""
-
-    status_code: int
-    headers: list[tuple[bytes, bytes]]
-    #: The body's chunks (or `push(send)`); `aclose()` it when done (that closes the producer).
-    body: _Body
-
-
-class _Body:
-    """A served body: pulled chunk by chunk, or pushed whole with the host's `send`.
-
-    Closing it closes the producer, even if it was never read.
-    """
-
-    __slots__ = ("_answer", "_chunks", "_events", "_started", "_stream")
-
-    def __init__(
-        self, events: Producer, stream: EventStream | None, answer: bytes | None = None
-    ) -> None:
-        self._events = events
-        self._stream = stream  # None: there is no stream (`HEAD`, `204`, the shutdown's `503`)
-        self._answer = answer  # the body that is not a stream (the `503`'s JSON), if any
-        self._chunks: AsyncGenerator[bytes, None] | None = None
-        self._started = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    def __anext__(self) -> Awaitable[bytes]:
-        if self._chunks is None:
-            if self._started or (self._stream is None and self._answer is None):
-                return self._end()
-            if self._stream is not None:
-                self._chunks = _chunks(self._stream)
-            else:
-                self._chunks = _only(self._answer or b"", self._events)
-        self._started = True
-        return self._chunks.__anext__()  # no frame of its own per chunk
-
-    async def push(self, send: Send) -> None:
-        """Write the whole body with the host's ASGI `send`, instead of being iterated.
-
-        The engine then runs in push mode, as in an ASGI call: the producer's task
-        writes each event (one `http.response.body` message, `more_body=True`)
-        rather than handing it to the host's task. The final message is the host's.
-        Nothing here reads `receive`: the host cancels this task when its client
-        leaves. A `send` that fails (`OSError`) or stays stuck past `send_timeout`
-        ends the body quietly, the producer closed.
-        """
-        if self._started:
-            raise RuntimeError("this body is already being read")
-        self._started = True
-        if self._stream is None:
-            await close_producer(self._events)
-            if self._answer is not None:
-                await send({"type": "http.response.body", "body": self._answer, "more_body": True})
-            return
-        try:
-            async with self._stream as stream:
-                await stream.run(_body_writer(send))
-        except ClientGone:
-            return
-
-    async def _end(self) -> bytes:
-        await self.aclose()
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        if self._chunks is not None:
-            await self._chunks.aclose()  # the stream closes the producer
-        elif not self._started:
-            self._started = True
-            await close_producer(self._events)
-
-
-def _body_writer(send: Send) -> Callable[[bytes], Awaitable[None]]:
-    """The engine's `write` for a lent `send`: each chunk one body message."""
-
-    async def write(chunk: bytes) -> None:
-        try:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except _DISCONNECT_ERRORS as exc:
-            raise ClientGone from exc
-
-    return write
-
-
-async def _chunks(stream: EventStream) -> AsyncGenerator[bytes, None]:
-    async with stream:
-        while (chunk := await stream.next_chunk()) is not None:
-            try:
-                yield chunk
-            except GeneratorExit:
-                return  # closed: leave the block normally, which closes the producer
-
-
-async def _only(body: bytes, events: Producer) -> AsyncGenerator[bytes, None]:
-    """A body that is not a stream (the shutdown's `503`), closing the unrun producer."""
-    try:
-        yield body
-    finally:
-        await close_producer(events)
 
 
 def event_stream_bytes(
@@ -216,7 +45,7 @@ def event_stream_bytes(
     (`aclose()`, or `contextlib.aclosing`), as Quart does with a response body;
     closing it cancels and closes the producer.
     """
-    return _chunks(EventStream(events, **options))
+    return stream_chunks(EventStream(events, **options))
 
 
 class EventStreamResponse:
@@ -304,7 +133,7 @@ class EventStreamResponse:
             await close_producer(self._events)
             await send_status(send, *shutting_down_answer())
             return
-        connection = _Connection(receive, send)
+        connection = Connection(receive, send)
         stream = EventStream._checked(self._events, self._options)
         try:
             async with stream:
@@ -340,9 +169,9 @@ class EventStreamResponse:
         status = self._bodiless_status(scope)
         if status is not None:
             headers = self.raw_headers if status != 204 else []
-            return PulledResponse(status, headers, _Body(self._events, None))
+            return PulledResponse(status, headers, Body(self._events, None))
         if self._shutting_down():
             status, body, headers = shutting_down_answer()
-            return PulledResponse(status, headers, _Body(self._events, None, body))
+            return PulledResponse(status, headers, Body(self._events, None, body))
         stream = EventStream._checked(self._events, self._options)
-        return PulledResponse(self.status_code, self.raw_headers, _Body(self._events, stream))
+        return PulledResponse(self.status_code, self.raw_headers, Body(self._events, stream))
