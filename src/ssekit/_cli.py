@@ -125,13 +125,7 @@ def serve(
     workers: int = 1,
 ) -> int:
     """Check what can be checked, then serve the demo until Ctrl-C or SIGTERM."""
-    for needed in ("uvicorn", "litellm"):
-        if importlib.util.find_spec(needed) is None:
-            raise Refusal(f"{needed} is not installed: pip install 'ssekit[serve]'")
-    try:
-        check_framework(framework)
-    except FrameworkMissing as missing:
-        raise Refusal(str(missing)) from None
+    _check_installed(framework)
     details = list(_serving_details(store, workers))  # said for what the user asked only
     store = default_store(store, framework, workers)
     if (store_refused := check_store(store, framework, workers)) is not None:
@@ -164,6 +158,17 @@ def serve(
             )
     print("ssekit demo stopped.", flush=True)
     return 0
+
+
+def _check_installed(framework: str) -> None:
+    """A `Refusal` naming what to install, before litellm's slow import."""
+    for needed in ("uvicorn", "litellm"):
+        if importlib.util.find_spec(needed) is None:
+            raise Refusal(f"{needed} is not installed: pip install 'ssekit[serve]'")
+    try:
+        check_framework(framework)
+    except FrameworkMissing as missing:
+        raise Refusal(str(missing)) from None
 
 
 def _serving_details(store: str | None, workers: int) -> Iterator[str]:
