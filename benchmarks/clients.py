@@ -21,8 +21,7 @@ _START_TIMEOUT = 60.0
 
 
 def request(path: str, *, close: bool = False, body: bytes | None = None) -> bytes:
-    """A `GET path` request (a `POST` of the JSON `body` if given), keeping the connection
-    unless `close`."""
+    """A `GET path` request, or a `POST` of the JSON `body`; keeps the connection unless `close`."""
     method = "GET" if body is None else "POST"
     extra = "Connection: close\r\n" if close else ""
     if body is not None:
@@ -62,8 +61,7 @@ def get_json(port: int, path: str) -> Any:
 def open_stream(
     port: int, path: str, timeout: float = 30.0, *, body: bytes | None = None
 ) -> socket.socket:
-    """A raw HTTP/1.1 GET (POST of the JSON `body`: a chat request) on a new connection;
-    returns the socket, response unread."""
+    """A raw HTTP/1.1 GET (a POST of the JSON `body`) on a new connection; response unread."""
     sock = socket.create_connection(("127.0.0.1", port), timeout)
     sock.sendall(request(path, body=body))
     return sock

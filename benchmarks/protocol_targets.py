@@ -5,7 +5,7 @@
 
 - `/ssekit/<protocol>...`: `chat_app(bot, protocol=...)`;
 - `/floor/<protocol>...`: what a user writes by hand for that protocol, a Starlette
-  `StreamingResponse` yielding `"data: " + json.dumps(event_dict) + "\n\n"` per token,
+  `StreamingResponse` yielding `"data: " + json.dumps(event_dict) + "\\n\\n"` per token,
   with the same opening and closing events (their shapes are those of ssekit's protocol
   modules and docs/protocols.md; `protocol_rate.py` checks that both send the same events).
 
