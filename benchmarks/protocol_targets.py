@@ -66,6 +66,11 @@ async def floor_chat(body: dict[str, Any], tokens: AsyncIterator[str]) -> AsyncI
     yield "data: [DONE]\n\n"
 
 
+#: What a Responses `response` says of the request's settings (ssekit echoes no request tools).
+RESPONSE_SETTINGS = {"parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+RESPONSE_SETTINGS |= {"error": None, "incomplete_details": None, "usage": None}
+
+
 async def floor_responses(body: dict[str, Any], tokens: AsyncIterator[str]) -> AsyncIterator[str]:
     """Responses by hand: named events with sequence numbers, the item and its part around."""
     numbers = itertools.count()
@@ -74,14 +79,9 @@ async def floor_responses(body: dict[str, Any], tokens: AsyncIterator[str]) -> A
         data["sequence_number"] = number = next(numbers)
         return f"event: {data['type']}\nid: {number}\n" + sse(data)
 
-    response: dict[str, Any] = {
-        "id": new_id("resp_"),
-        "object": "response",
-        "created_at": int(time.time()),
-    }
+    response = {"id": new_id("resp_"), "object": "response", "created_at": int(time.time())}
     response |= {"model": body.get("model", "ssekit"), "status": "in_progress", "output": []}
-    response |= {"parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None}
-    response |= {"incomplete_details": None, "usage": None}
+    response |= RESPONSE_SETTINGS
     item: dict[str, Any] = {
         "id": new_id("msg_"),
         "type": "message",
