@@ -20,10 +20,13 @@ END = b"\r\n0\r\n\r\n"
 _START_TIMEOUT = 60.0
 
 
-def request(path: str, *, close: bool = False) -> bytes:
-    """A `GET path` request, keeping the connection unless `close`."""
+def request(path: str, *, close: bool = False, body: bytes | None = None) -> bytes:
+    """A `GET path` request, or a `POST` of the JSON `body`; keeps the connection unless `close`."""
+    method = "GET" if body is None else "POST"
     extra = "Connection: close\r\n" if close else ""
-    return f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode()
+    if body is not None:
+        extra += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode() + (body or b"")
 
 
 def free_port() -> int:
@@ -55,10 +58,12 @@ def get_json(port: int, path: str) -> Any:
     return json.loads(data.split(b"\r\n\r\n", 1)[1])
 
 
-def open_stream(port: int, path: str, timeout: float = 30.0) -> socket.socket:
-    """A raw HTTP/1.1 GET on a new connection; returns the socket, response unread."""
+def open_stream(
+    port: int, path: str, timeout: float = 30.0, *, body: bytes | None = None
+) -> socket.socket:
+    """A raw HTTP/1.1 GET (a POST of the JSON `body`) on a new connection; response unread."""
     sock = socket.create_connection(("127.0.0.1", port), timeout)
-    sock.sendall(request(path))
+    sock.sendall(request(path, body=body))
     return sock
 
 
@@ -74,6 +79,21 @@ def read_until(sock: socket.socket, marker: bytes, limit: int = 1 << 30) -> byte
             return bytes(data)
         if len(data) > limit:
             raise RuntimeError("read limit exceeded")
+
+
+def chunked_body(response: bytes) -> bytes:
+    """The body of a whole chunked HTTP/1.1 `200` response, its chunks joined."""
+    head, rest = response.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"not a 200: {head[:200]!r}")
+    body = bytearray()
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return bytes(body)
+        body += rest[:size]
+        rest = rest[size + 2 :]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -77,6 +77,7 @@ SCENARIOS: dict[str, Scenario] = {
     "slow_client": Scenario("slow_client"),
     "ttfb": Scenario("ttfb"),
     "protocol_frames": Scenario("protocol_frames", suite=False),
+    "protocol_rate": Scenario("protocol_rate"),
     "redact_cost": Scenario("redact_cost", suite=False),
     "serve_shutdown": Scenario("serve_shutdown", suite=False),
     "resume": Scenario("resume", suite=False),

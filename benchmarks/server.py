@@ -1,8 +1,10 @@
 """The benchmark server: one process serving every target under its own path, and its handle.
 
-Run as a script (`python benchmarks/server.py uvicorn|hypercorn PORT`) it is the server:
-uvloop, with httptools on uvicorn and h11 on hypercorn, every target of `targets.py` at
-`/<target>`, so one run can interleave them. Beside the targets:
+Run as a script (`python benchmarks/server.py uvicorn|hypercorn PORT [MODULE:FUNCTION]`) it
+is the server: uvloop, with httptools on uvicorn and h11 on hypercorn, every target of
+`targets.py` at `/<target>` (or the `{path: app}` that `MODULE:FUNCTION` of this directory
+builds, for a scenario with targets of its own), so one run can interleave them. Beside the
+targets:
 
 - `/stats`: the server's asyncio tasks and RSS (after a `gc.collect()`);
 - `/closed?k=KEY`: when the producer of key `KEY` ran its `finally` (monotonic), or null;
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import os
 import resource
@@ -60,9 +63,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def build_app() -> Any:
-    """The dispatcher: every target at `/<target>`, the figures at the other paths."""
-    apps = build_all()
+def build_app(targets: str = "") -> Any:
+    """The dispatcher: every target at its path, the figures at the other paths.
+
+    The targets are `targets.py`'s, or the `{path: app}` that `targets` (`module:function`)
+    builds.
+    """
+    if targets:
+        module, function = targets.split(":")
+        apps = getattr(importlib.import_module(module), function)()
+    else:
+        apps = build_all()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -121,13 +132,16 @@ async def _figures(path: str, key: str, send: Any) -> None:
 
 
 class TargetServer:
-    """A subprocess serving every target on 127.0.0.1 with uvicorn or hypercorn."""
+    """A subprocess serving every target on 127.0.0.1 with uvicorn or hypercorn.
 
-    def __init__(self, kind: str = "uvicorn") -> None:
+    `targets` (`module:function`): another set of targets than `targets.py`'s.
+    """
+
+    def __init__(self, kind: str = "uvicorn", targets: str = "") -> None:
         self.port = free_port()
         here = Path(__file__).resolve().parent
         self.process = subprocess.Popen(
-            [sys.executable, __file__, kind, str(self.port)],
+            [sys.executable, __file__, kind, str(self.port), targets],
             cwd=here.parent,
             env={**os.environ, "PYTHONPATH": f"{here.parent}{os.pathsep}{here}"},
         )
@@ -159,21 +173,25 @@ class TargetServer:
 
 
 @contextlib.contextmanager
-def target_server(kind: str = "uvicorn") -> Iterator[TargetServer]:
-    """A running server; at the end, a floor or an ssekit target that raised fails the run."""
-    running = TargetServer(kind)
+def target_server(kind: str = "uvicorn", targets: str = "") -> Iterator[TargetServer]:
+    """A running server; at the end, a floor or an ssekit target that raised fails the run.
+
+    With `targets` (a scenario's own, all floors or ssekit's), any target that raised does.
+    """
+    running = TargetServer(kind, targets)
     try:
         yield running
-        ours = {t: e for t, e in running.errors().items() if t in FLOORS + SSEKIT}
+        raised = running.errors().items()
+        ours = {t: e for t, e in raised if targets or t in FLOORS + SSEKIT}
         if ours:
             raise RuntimeError(f"targets raised out of their apps: {ours}")
     finally:
         running.close()
 
 
-def serve(kind: str, port: int) -> None:
+def serve(kind: str, port: int, targets: str = "") -> None:
     raise_fd_limit()
-    app = build_app()
+    app = build_app(targets)
     level = os.environ.get("SSEKIT_BENCH_LOG", "error")
     if kind == "uvicorn":
         import uvicorn
@@ -205,4 +223,4 @@ def serve(kind: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])
