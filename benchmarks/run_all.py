@@ -75,6 +75,7 @@ SCENARIOS: dict[str, Scenario] = {
     "idle_streams": Scenario("idle_streams"),
     "close_latency": Scenario("close_latency"),
     "slow_client": Scenario("slow_client"),
+    "stalled_readers": Scenario("stalled_readers", suite=False),
     "ttfb": Scenario("ttfb"),
     "protocol_frames": Scenario("protocol_frames", suite=False),
     "protocol_rate": Scenario("protocol_rate"),

@@ -5,14 +5,15 @@ socket buffers, then every write blocks. For each target, in a fresh uvicorn
 process (uvloop, httptools), ``--clients`` such readers (4 KiB receive buffer)
 ask for an endless stream of 16 KiB events; then:
 
-- **producers closed**: how many producers ran their ``finally`` within the send
-  timeout plus 10 s, and when (seconds after their stream started, max over the
+- **producers closed**: how many producers ran their ``finally`` within twice the
+  send timeout plus 3 s, and when (seconds after their stream started, max over the
   streams): the part a send timeout frees (the producer and what it holds);
 - **kept per connection**: the growth of the server's RSS per connection once
   those producers are closed and the clients are still connected (the
   connection, its write buffer, the server's per-request objects): what a send
   timeout cannot free, because an ASGI app cannot abort its connection;
-- **after the clients left**: the same 2 s after every client closed its socket (RSS
+- **after the clients left**: the same 2 s (at most the send timeout) after every client
+  closed its socket (RSS
   need not fall: the allocator may keep the pages it freed for later connections).
 
 Targets: ``ssekit`` (``EventStreamResponse(send_timeout=...)``), ``sse-starlette``
@@ -131,6 +132,11 @@ def stall(port: int, count: int) -> list[socket.socket]:
     return held
 
 
+def patience(send_timeout: float) -> float:
+    """How long producers are given to close: twice the send timeout, plus 3 s."""
+    return 2 * send_timeout + 3
+
+
 def stats_of(port: int) -> dict[str, Any]:
     """The server's figures; a connection refused or reset while it is busy is tried again."""
     for _ in range(20):
@@ -172,17 +178,17 @@ def stream_server(target: str, send_timeout: float) -> Iterator[tuple[int, IO[by
 def measure(target: str, clients: int, send_timeout: float) -> dict[str, Any]:
     with stream_server(target, send_timeout) as (port, log):
         warm = stall(port, 20)
-        wait_closed(port, 20, send_timeout + 10) if target != "floor" else time.sleep(0.5)
+        wait_closed(port, 20, patience(send_timeout)) if target != "floor" else time.sleep(0.5)
         for sock in warm:
             sock.close()
-        time.sleep(1.0)
+        time.sleep(min(1.0, send_timeout))
         before = stats_of(port)
         held = stall(port, clients)
         opened = before["started"] + clients
-        during = wait_closed(port, len(before["closed"]) + clients, send_timeout + 10)
+        during = wait_closed(port, len(before["closed"]) + clients, patience(send_timeout))
         for sock in held:
             sock.close()
-        time.sleep(2.0)
+        time.sleep(min(2.0, send_timeout))
         after = stats_of(port)
         return {**figures(before, during, after, clients, opened), "logged": logged(log)}
 
@@ -214,7 +220,7 @@ def table(results: dict[str, dict[str, Any]], clients: int, send_timeout: float)
         f"### {clients:,} stalled readers, send timeout {send_timeout:g} s (uvicorn)",
         "",
         "| target | producers closed | closed at (max, s) | KiB kept per connection "
-        "| tasks per connection | KiB per connection 2 s after the clients left "
+        "| tasks per connection | KiB per connection after the clients left "
         "| server ERROR logs / tracebacks |",
         "|---|---|---|---|---|---|---|",
     ]
