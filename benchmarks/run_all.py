@@ -80,6 +80,7 @@ SCENARIOS: dict[str, Scenario] = {
     "protocol_frames": Scenario("protocol_frames", suite=False),
     "protocol_rate": Scenario("protocol_rate"),
     "redact_cost": Scenario("redact_cost", suite=False),
+    "big_body": Scenario("big_body", suite=False),
     "serve_shutdown": Scenario("serve_shutdown", suite=False),
     "resume": Scenario("resume", suite=False),
     "fastapi_paths": Scenario("fastapi_paths", suite=False),
