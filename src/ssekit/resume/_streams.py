@@ -20,6 +20,7 @@ from .._exceptions import StoreUnavailable
 from .._options import check_seconds
 from .._producer import CLOSE_TIMEOUT, Producer, check_producer, close_producer
 from .._redact import ErrorFormatter, format_error, log_error
+from .._request import MAX_CHAT_ID
 from .._wire import check_name
 from ._answer import StreamAnswer, stream_headers
 from ._detached import FINISH_TIMEOUT, Detached
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from ._redis import RedisStore
 
 __all__ = ["ResumableStreams"]
-
-#: The longest chat id a `useChat` request may carry (`_ai_sdk_request`), hence resume.
-MAX_CHAT_ID = 256
 
 _NOT_RUNNING = (
     "ResumableStreams is not running: enter it (`async with streams:`) in the app's lifespan;"
