@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGES",
     "DEFAULT_MAX_MESSAGE_LENGTH",
     "FINISHED_ID",
+    "MAX_CHAT_ID",
     "MAX_JSON_DEPTH",
     "ChatLimits",
     "ReadBody",
@@ -68,6 +69,9 @@ DEFAULT_MAX_MESSAGE_LENGTH = 32_768
 #: checked before parsing, so no body can exhaust the parser's recursion, whatever the
 #: host's stack depth (which differs from framework to framework).
 MAX_JSON_DEPTH = 32
+#: The longest chat id (the AI SDK `useChat` body's `id`) a request may carry; a longer
+#: one is refused, so `ResumableStreams.resume_chat` need not ask its store about it.
+MAX_CHAT_ID = 256
 _METHODS = ("GET", "HEAD", "POST")
 _ALLOW = (b"allow", b"GET, HEAD, POST")
 #: A JSON string (its closing quote may be missing). Possessive, so an unterminated

@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._request import ChatLimits
+from .._request import MAX_CHAT_ID, ChatLimits
 from ._base import Turn
 from ._conversation import check_count, checked_length, refuse, shown, text_field
 
@@ -43,7 +43,7 @@ _ROLES = ("system", "user", "assistant")
 _SKIPPED = {"reasoning", "source-url", "source-document"}
 #: The states of a tool part that carry the tool's answer.
 _ANSWERED = {"output-available", "output-error"}
-_MAX_ID = 256
+_MAX_ID = MAX_CHAT_ID
 
 Message = dict[str, Any]
 

@@ -3,7 +3,8 @@
 The worker that receives a chat request produces its stream; any worker can
 serve its readers. `_redis_lua.py` draws the keys and the atomic steps,
 `_redis_owner.py` the producing side (group commit, lease, degraded mode),
-`_redis_tail.py` the reading side (one tailer per worker, catch-up reads).
+`_redis_tail.py` the reading side (one tailer per worker, catch-up reads),
+`_redis_settings.py` its keyword arguments, their checks and its connections.
 `redis` itself is imported only when a store opens, so `import ssekit.resume`
 never loads it.
 """
@@ -17,35 +18,28 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import anyio
 
 from .._exceptions import StoreUnavailable
-from .._options import check_count, check_seconds
 from .._redact import log_error
 from ._frames import Frames
 from ._log import Log
 from ._reader import frames_after
 from ._redis_lua import COMMIT, CREATE, END, RENEW, Keys
 from ._redis_owner import Committer, Op, Owned
+from ._redis_settings import RedisOptions, RedisSettings
 from ._redis_tail import Tailer
-from ._store import STOPPED, Cancel, Probe, check_events_cap
+from ._store import STOPPED, Cancel, Probe
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
-    from redis.asyncio import Redis
 
 __all__ = ["RedisStore"]
 
 _INSTALL_HINT = 'RedisStore needs the redis client: pip install "ssekit[redis]"'
 _UNREACHABLE = "the stream store (Redis) cannot be reached"
-
-
-def _seconds(name: str, value: object) -> float:
-    checked = check_seconds(name, value)
-    assert checked is not None
-    return checked
 
 
 class RedisStore:
@@ -78,73 +72,23 @@ class RedisStore:
     use `MemoryStore` there.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        lease: float = 10.0,
-        ttl: float = 600.0,
-        done_ttl: float = 300.0,
-        max_events: int = 50_000,
-        prefix: str = "ssekit",
-        max_connections: int = 64,
-        socket_timeout: float = 5.0,
-        store_retry: float = 10.0,
-        block: float = 4.0,
-    ) -> None:
+    def __init__(self, url: str, **options: Unpack[RedisOptions]) -> None:
         if importlib.util.find_spec("redis") is None:
             raise ImportError(_INSTALL_HINT)
-        if not isinstance(url, str) or not url:
-            raise TypeError(f"url must be a non-empty str, not {url!r}")
-        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-            raise ValueError(f"prefix must be a non-empty str without braces, not {prefix!r}")
-        self._url, self._keys = url, Keys(prefix)
-        self._lease, self._ttl = _seconds("lease", lease), _seconds("ttl", ttl)
-        self._done_ttl = _seconds("done_ttl", done_ttl)
-        if self._ttl <= self._lease:
-            raise ValueError(f"ttl ({ttl}) must be longer than lease ({lease})")
-        self.max_events = check_events_cap(max_events)
+        self._settings = settings = RedisSettings(url, **options)
+        self._keys = Keys(settings.prefix)
+        self.max_events = settings.max_events
         self.shared = True
-        self._max_connections = check_count("max_connections", max_connections)
-        self._socket_timeout = _seconds("socket_timeout", socket_timeout)
-        self._store_retry = _seconds("store_retry", store_retry)
-        self._block = _seconds("block", block)
-        if self._block > 4.0:
-            raise ValueError(f"block must be at most 4 seconds, not {block}")
         self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._opened = False
         #: The chat key of each stream linked here, renewed with its lease while it runs.
         self._chat_keys: dict[str, str] = {}
 
     @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        lease: float = 10.0,
-        ttl: float = 600.0,
-        done_ttl: float = 300.0,
-        max_events: int = 50_000,
-        prefix: str = "ssekit",
-        max_connections: int = 64,
-        socket_timeout: float = 5.0,
-        store_retry: float = 10.0,
-        block: float = 4.0,
-    ) -> RedisStore:
+    def from_url(cls, url: str, **options: Unpack[RedisOptions]) -> RedisStore:
         """A store on the Redis at `url` (`redis://`, `rediss://`, `unix://`); the
         arguments are the class's. Nothing connects until the streams are entered."""
-        return cls(
-            url,
-            lease=lease,
-            ttl=ttl,
-            done_ttl=done_ttl,
-            max_events=max_events,
-            prefix=prefix,
-            max_connections=max_connections,
-            socket_timeout=socket_timeout,
-            store_retry=store_retry,
-            block=block,
-        )
+        return cls(url, **options)
 
     # -- opening and closing (by ResumableStreams) ----------------------------------------
 
@@ -155,12 +99,12 @@ class RedisStore:
         if self._opened:
             raise RuntimeError("this RedisStore is already open")
         self._opened, self._frames = True, frames
-        self._main, self._tail = self._clients()
+        self._main, self._tail = self._settings.clients()
         self._create = self._main.register_script(CREATE)
         self._end = self._main.register_script(END)
         self._commit_script = self._main.register_script(COMMIT)
         self._renew_script = self._main.register_script(RENEW)
-        self._committer = Committer(self._commit, self._store_retry)
+        self._committer = Committer(self._commit, self._settings.store_retry)
         self._tailer = Tailer(
             self._main,
             self._tail,
@@ -168,40 +112,14 @@ class RedisStore:
             self._keys,
             frames,
             self._worker,
-            block=self._block,
-            check=min(self._lease / 4, 1.0),
-            store_retry=self._store_retry,
-            done_ttl=self._done_ttl,
+            block=self._settings.block,
+            check=min(self._settings.lease / 4, 1.0),
+            store_retry=self._settings.store_retry,
+            done_ttl=self._settings.done_ttl,
         )
         self._scope = anyio.CancelScope()
         self._stopped = anyio.Event()
         tasks.start_soon(self._serve)
-
-    def _clients(self) -> tuple[Redis, Redis]:
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import ExponentialBackoff, NoBackoff
-
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            self._url,
-            max_connections=self._max_connections,
-            timeout=self._socket_timeout,
-            socket_timeout=self._socket_timeout,
-            socket_connect_timeout=self._socket_timeout,
-            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
-        )
-        # The tailer's blocking read has no socket timeout: redis-py 8 would otherwise
-        # cut (and retry) any block longer than its 5 s default.
-        tail_pool = redis.asyncio.BlockingConnectionPool.from_url(
-            self._url,
-            max_connections=1,
-            socket_timeout=None,
-            socket_connect_timeout=self._socket_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        return redis.asyncio.Redis(connection_pool=pool), redis.asyncio.Redis(
-            connection_pool=tail_pool
-        )
 
     async def _serve(self) -> None:
         with self._scope:
@@ -225,7 +143,7 @@ class RedisStore:
 
     async def create(self, sid: str, handshake: bytes, cancel: Cancel) -> Owned:
         stream, lease, _ = self._keys.of(sid)
-        args: list[Any] = [handshake, self._worker, int(self._lease * 1000), int(self._ttl * 1000)]
+        args: list[Any] = [handshake, self._worker, self._settings.lease_ms, self._settings.ttl_ms]
         try:
             created = await self._create(keys=[stream, lease], args=args)
         except Exception as exc:
@@ -276,7 +194,7 @@ class RedisStore:
     async def link(self, chat: str, sid: str) -> None:
         key = self._keys.chat(chat)
         try:
-            await self._main.set(key, sid, px=int(self._ttl * 1000))
+            await self._main.set(key, sid, px=self._settings.ttl_ms)
         except Exception as exc:
             raise StoreUnavailable(_UNREACHABLE) from exc
         self._chat_keys[sid] = key
@@ -294,7 +212,7 @@ class RedisStore:
 
     async def _commit(self, ops: Sequence[tuple[Owned, Op]]) -> list[str]:
         keys: list[bytes] = []
-        args: list[bytes] = [b"%d" % (self._done_ttl * 1000)]
+        args: list[bytes] = [b"%d" % (self._settings.done_ttl * 1000)]
         for owned, op in ops:
             keys += owned.script_keys
             args += (owned.script_sid, op.kind.encode(), b"%d" % op.first, b"%d" % op.last)
@@ -303,9 +221,9 @@ class RedisStore:
 
     async def _renew(self) -> None:
         """Every lease / 4: renew the lease of every stream this worker produces."""
-        args: list[Any] = [self._worker, int(self._lease * 1000), int(self._ttl * 1000)]
+        args: list[Any] = [self._worker, self._settings.lease_ms, self._settings.ttl_ms]
         while True:
-            await anyio.sleep(self._lease / 4)
+            await anyio.sleep(self._settings.lease / 4)
             owned = self._committer.running()
             if not owned:
                 self._chat_keys.clear()
@@ -330,7 +248,7 @@ class RedisStore:
         try:
             async with self._main.pipeline(transaction=False) as pipe:
                 for key in self._chat_keys.values():
-                    pipe.pexpire(key, int(self._ttl * 1000))
+                    pipe.pexpire(key, self._settings.ttl_ms)
                 await pipe.execute()
         except Exception as exc:
             log_error(exc, "resumable streams: renewing chat keys in Redis failed")

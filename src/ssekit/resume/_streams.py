@@ -5,56 +5,39 @@ which `chat_app` does in its lifespan), so a client that leaves only ends its
 reader; the answer goes on, ready to be resumed, until it ends, is stopped, or
 has had no reader for `orphan_timeout` seconds. Each request about a stream gets
 a [StreamAnswer][ssekit.resume.StreamAnswer] that any framework can serve.
+
+This module answers those requests (start, resume, resume a chat, stop) and
+picks the frames of the protocol; the task group the producers run in, and the
+rules that end them (orphans, shutdown), are `_producers.py`'s.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-import anyio
-
 from .._exceptions import StoreUnavailable
-from .._options import check_seconds
-from .._producer import CLOSE_TIMEOUT, Producer, check_producer, close_producer
+from .._producer import Producer, check_producer, close_producer
 from .._redact import ErrorFormatter, format_error, log_error
+from .._request import MAX_CHAT_ID
 from .._wire import check_name
 from ._answer import StreamAnswer, stream_headers
-from ._detached import FINISH_TIMEOUT, Detached
+from ._detached import Detached
 from ._frames import Frames
 from ._ids import new_stream_id, parse_event_id, valid_stream_id
 from ._memory import MemoryStore
-from ._store import ABANDONED, SHUTDOWN, Probe, Store
+from ._producers import NOT_RUNNING, Producers
+from ._store import Probe, Store
 from ._ui_frames import UI_MESSAGE_HEADERS, UIMessageFrames, UIReaderFraming
 
 if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
-
     from ._redis import RedisStore
 
 __all__ = ["ResumableStreams"]
 
-#: The longest chat id a `useChat` request may carry (`_ai_sdk_request`), hence resume.
-MAX_CHAT_ID = 256
-
-_NOT_RUNNING = (
-    "ResumableStreams is not running: enter it (`async with streams:`) in the app's lifespan;"
-    " chat_app(bot, resume=streams) does it when a server runs its lifespan"
-)
-
 
 def _refused(status: int, message: str, headers: dict[str, str] | None = None) -> StreamAnswer:
     return StreamAnswer(status, headers or {}, error=message)
-
-
-def _grace(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"shutdown_grace must be a number of seconds, not {type(value).__name__}")
-    if not 0 <= value < math.inf:
-        raise ValueError(f"shutdown_grace must be a finite number >= 0, not {value!r}")
-    return float(value)
 
 
 def _frames_of(
@@ -126,8 +109,7 @@ class ResumableStreams:
                 f"store must be a MemoryStore or RedisStore, not {type(store).__name__}"
             )
         self._store: Store = store
-        self._orphan_timeout = check_seconds("orphan_timeout", orphan_timeout, optional=True)
-        self._shutdown_grace = _grace(shutdown_grace)
+        self._producers = Producers(orphan_timeout, shutdown_grace)
         if retry is not None and (
             isinstance(retry, bool) or not isinstance(retry, int) or retry < 0
         ):
@@ -140,15 +122,11 @@ class ResumableStreams:
         self._protocol: str = protocol
         self._formatter = error_formatter
         self._fallback = bool(fallback)
-        self._running: dict[str, Detached] = {}
-        self._tasks: TaskGroup | None = None
-        self._closing = False
-        self._drained: anyio.Event | None = None
 
     @property
     def running(self) -> bool:
         """Whether it has been entered (and not left): streams can start."""
-        return self._tasks is not None
+        return self._producers.entered
 
     @property
     def error_event(self) -> str:
@@ -168,18 +146,7 @@ class ResumableStreams:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        if self._tasks is not None:
-            raise RuntimeError("these ResumableStreams are already running")
-        tasks = anyio.create_task_group()
-        await tasks.__aenter__()
-        try:
-            await self._store._open(tasks, self._frames)
-        except BaseException:
-            tasks.cancel_scope.cancel()
-            await tasks.__aexit__(None, None, None)
-            raise
-        tasks.start_soon(self._watch_orphans)
-        self._tasks, self._closing = tasks, False
+        await self._producers.enter(self._store, self._frames)
         return self
 
     async def __aexit__(
@@ -189,28 +156,7 @@ class ResumableStreams:
         tb: TracebackType | None,
     ) -> None:
         """Take no new stream; give running ones `shutdown_grace`, then end them (`shutdown`)."""
-        tasks = self._tasks
-        if tasks is None:
-            return
-        self._closing = True
-        try:
-            with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(self._shutdown_grace):
-                    await self._wait_drained()
-                for detached in list(self._running.values()):
-                    detached.cancel(SHUTDOWN)
-                with anyio.move_on_after(FINISH_TIMEOUT + CLOSE_TIMEOUT):
-                    await self._wait_drained()
-                await self._store._close()
-        finally:
-            self._tasks = None
-            tasks.cancel_scope.cancel()
-            await tasks.__aexit__(None, None, None)
-
-    async def _wait_drained(self) -> None:
-        while self._running:
-            self._drained = anyio.Event()
-            await self._drained.wait()
+        await self._producers.exit(self._store)
 
     # -- the building blocks -----------------------------------------------------------------
 
@@ -227,16 +173,15 @@ class ResumableStreams:
         streams it as is.
         """
         events = check_producer(events)
-        tasks = self._tasks
-        if tasks is None:
+        if not self._producers.entered:
             await close_producer(events)
-            raise RuntimeError(_NOT_RUNNING)
+            raise RuntimeError(NOT_RUNNING)
         sid = new_stream_id()
         detached = Detached(
             sid, self._frames.items(events), self._frames, self._formatter, self._store.max_events
         )
         try:
-            if self._closing:
+            if self._producers.closing:
                 raise StoreUnavailable("the server is shutting down")
             detached.owner = await self._store.create(
                 sid, self._frames.handshake(sid), detached.cancel
@@ -247,8 +192,7 @@ class ResumableStreams:
                 return StreamAnswer(200, events=events)
             await close_producer(events)
             return _unavailable(exc)
-        self._running[sid] = detached
-        tasks.start_soon(self._produce, detached)
+        self._producers.start(detached)
         if chat_id is not None:
             await self._link(chat_id, sid)
         return self._reading(sid, 0, Probe(1, None))
@@ -275,8 +219,8 @@ class ResumableStreams:
             stream_id = named
         if stream_id is None:
             raise ValueError("resume needs a stream_id, or a last_event_id naming one")
-        if self._tasks is None:
-            raise RuntimeError(_NOT_RUNNING)
+        if not self._producers.entered:
+            raise RuntimeError(NOT_RUNNING)
         if not valid_stream_id(stream_id):
             return _refused(404, "no such stream")
         try:
@@ -297,8 +241,8 @@ class ResumableStreams:
         `204` when the chat has none (never started here, finished, or expired),
         `503` when the store cannot be reached. Never starts anything.
         """
-        if self._tasks is None:
-            raise RuntimeError(_NOT_RUNNING)
+        if not self._producers.entered:
+            raise RuntimeError(NOT_RUNNING)
         if not isinstance(chat_id, str):
             raise TypeError(f"chat_id must be a str, not {type(chat_id).__name__}")
         if len(chat_id) > MAX_CHAT_ID:
@@ -319,8 +263,8 @@ class ResumableStreams:
         within `lease / 4` on another), `204` when it had already ended, `404`
         when unknown or expired, `503` when the store cannot be reached.
         """
-        if self._tasks is None:
-            raise RuntimeError(_NOT_RUNNING)
+        if not self._producers.entered:
+            raise RuntimeError(NOT_RUNNING)
         if not isinstance(stream_id, str) or not valid_stream_id(stream_id):
             return _refused(404, "no such stream")
         try:
@@ -349,24 +293,3 @@ class ResumableStreams:
             await self._store.link(chat_id, sid)
         except StoreUnavailable as exc:
             log_error(exc, "an answer cannot be found by its chat id (the store failed)")
-
-    async def _produce(self, detached: Detached) -> None:
-        try:
-            await detached.run()
-        finally:
-            del self._running[detached.sid]
-            if not self._running and self._drained is not None:
-                self._drained.set()
-
-    async def _watch_orphans(self) -> None:
-        """Stop the streams nobody has read for `orphan_timeout` seconds."""
-        timeout = self._orphan_timeout
-        if timeout is None:
-            return
-        while True:
-            await anyio.sleep(min(timeout / 4, 1.0))
-            now = time.monotonic()
-            for detached in list(self._running.values()):
-                owner = detached.owner
-                if owner is not None and now - owner.reader_seen_at() >= timeout:
-                    detached.cancel(ABANDONED)
