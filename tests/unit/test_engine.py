@@ -139,38 +139,64 @@ def test_what_is_gathered_when_the_producer_must_wait_is_written_by_the_host(loo
     assert client.tasks[tail_index] == host
 
 
-def test_silence_is_filled_with_heartbeats_by_the_host(loop: str) -> None:
-    async def scenario() -> Recorder:
-        client = Recorder()
-        producer = Producer([token(1)], pause=0.25)
-        async with EventStream(producer(), ping=0.05) as stream:
-            await stream.run(client.write)
-        return client
+async def after_heartbeats(client: Recorder, heartbeat: bytes) -> AsyncIterator[Any]:
+    """A producer silent until the client got three heartbeats (10 s at most), then a token.
 
-    client = run_on(loop, scenario)
+    Waiting on the heartbeats rather than for a fixed time keeps the test exact on a
+    loaded machine, where a stalled loop would fire fewer of them in a fixed pause.
+    """
+    with anyio.fail_after(10):
+        while client.writes.count(heartbeat) < 3:
+            await anyio.sleep(0.005)
+    yield token(1)
+
+
+def most_heartbeats(elapsed: float, ping: float) -> float:
+    """No more heartbeats than one per `ping` over the stream's life (plus the one due)."""
+    return elapsed / ping + 1
+
+
+def test_silence_is_filled_with_heartbeats_by_the_host(loop: str) -> None:
+    async def scenario() -> tuple[Recorder, float]:
+        client = Recorder()
+        started = anyio.current_time()
+        async with EventStream(after_heartbeats(client, PING), ping=0.05) as stream:
+            await stream.run(client.write)
+        return client, anyio.current_time() - started
+
+    client, elapsed = run_on(loop, scenario)
     assert client.writes[-1] == wire(1)
-    assert 2 <= client.writes.count(PING) <= 6
+    assert 3 <= client.writes.count(PING) <= most_heartbeats(elapsed, 0.05)
     assert set(client.writes[:-1]) == {PING}
 
 
 def test_the_heartbeat_is_the_streams_ping_message_when_it_has_one(loop: str) -> None:
     keepalive = ServerSentEvent(comment="keepalive")
 
-    async def scenario() -> tuple[Recorder, list[bytes | None]]:
+    async def scenario() -> tuple[Recorder, float, list[bytes | None]]:
         client = Recorder()
-        producer = Producer([token(1)], pause=0.25)
-        async with EventStream(producer(), ping=0.05, ping_message=keepalive) as stream:
+        started = anyio.current_time()
+        silent = after_heartbeats(client, b": keepalive\n")
+        async with EventStream(silent, ping=0.05, ping_message=keepalive) as stream:
             await stream.run(client.write)
-        pulled = Producer([token(1)], pause=0.12)
-        async with EventStream(pulled(), ping=0.05, ping_message={"event": "ping"}) as stream:
-            chunks = [await stream.next_chunk() for _ in range(4)]
-        return client, chunks
+        elapsed = anyio.current_time() - started
+        released = anyio.Event()
 
-    client, chunks = run_on(loop, scenario)
+        async def held() -> AsyncIterator[Any]:
+            await released.wait()
+            yield token(1)
+
+        async with EventStream(held(), ping=0.05, ping_message={"event": "ping"}) as stream:
+            first = await stream.next_chunk()  # nothing to send: the heartbeat, after `ping`
+            released.set()
+            chunks = [first, *[await stream.next_chunk() for _ in range(2)]]
+        return client, elapsed, chunks
+
+    client, elapsed, chunks = run_on(loop, scenario)
     assert client.writes[-1] == wire(1)
-    assert 2 <= client.writes.count(b": keepalive\n") <= 6
+    assert 3 <= client.writes.count(b": keepalive\n") <= most_heartbeats(elapsed, 0.05)
     assert set(client.writes[:-1]) == {b": keepalive\n"}
-    assert b"event: ping\ndata: \n\n" in chunks and PING not in chunks
+    assert chunks[0] == b"event: ping\ndata: \n\n" and wire(1) in chunks and PING not in chunks
 
 
 def test_a_client_that_stops_reading_is_dropped_and_the_producer_closed(loop: str) -> None:
