@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -14,10 +13,9 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
-from tests.support.ports import wait_for_port
+from tests.support.processes import spawn_logged, stopped, wait_listening
 from tests.support.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
 
 
@@ -49,43 +47,16 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
         for _ in range(count):
             port = free_port()
             log = tmp / f"worker-{port}.log"
-            with log.open("wb") as output:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
-                     "--redis", redis_url, *options],
-                    cwd=ROOT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            started.append(Worker(process, port, log))
+            command = [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
+                       "--redis", redis_url, *options]  # fmt: skip
+            started.append(Worker(spawn_logged(command, log), port, log))
         for worker in started:
-            _wait_for_port(worker)
+            wait_listening(worker.process, worker.port, worker.log, _START_TIMEOUT, "a worker")
         yield started
     finally:
         for worker in started:
-            _stop(worker.process)
-
-
-def _wait_for_port(worker: Worker) -> None:
-    def worker_alive() -> None:
-        if worker.process.poll() is not None:
-            raise RuntimeError(f"a worker exited at start: {worker.log_text()}")
-
-    if not wait_for_port(worker.port, _START_TIMEOUT, worker_alive):
-        raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGCONT)  # a test may have left it stopped
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+            # SIGCONT first: a test may have left it stopped
+            stopped(worker.process, signal.SIGCONT, signal.SIGTERM, grace=10, after_kill=10)
 
 
 @dataclass
