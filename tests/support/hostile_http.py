@@ -6,6 +6,10 @@ hypothesis example reads as the request, not as megabytes of body. ``documented`
 is what docs/serving.md says the answer is, written from the docs, not from the
 parser. The targets are ``chat_app`` and the demo on every framework, each with
 the limits below and its own recording bot.
+
+[RecordingBot][tests.support.hostile_http.RecordingBot] and
+[post_json][tests.support.hostile_http.post_json] also serve the protocols' own hostile
+tests (tests/protocols/test_*_hostile.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from ssekit import chat_app
 from ssekit.demo import demo_app
@@ -43,6 +49,11 @@ class RecordingBot:
     async def stream_async(self, *messages: str) -> Any:
         self.calls += 1
         yield "ok"
+
+
+def post_json(http: httpx.Client, body: Any, path: str = "") -> httpx.Response:
+    """`body` as JSON, whatever it is (`null` included: `json=None` would send no body)."""
+    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 @dataclass(frozen=True)
