@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.resume.workers import Worker, read, workers
+from tests.resume.workers import Worker, posting, read, workers
 from tests.support.redis import RedisServer
 from tests.support.resume_apps import expected_text
 
@@ -129,12 +129,7 @@ def test_a_stop_sent_to_the_other_worker_stops_the_model(
     pair: list[Worker], redis: RedisServer
 ) -> None:
     a, b = pair
-    with (
-        httpx.Client(timeout=30) as client,
-        client.stream(
-            "POST", a.url, json={"messages": ["count=400 delay=0.02 tag=stop"]}
-        ) as response,
-    ):
+    with posting(a.url, "count=400 delay=0.02 tag=stop") as (client, response):
         sid = response.headers["ssekit-stream-id"]
         lines = response.iter_lines()
         assert next(lines).startswith("retry:")

@@ -81,6 +81,17 @@ class Read:
         return "".join(data for event, data, _ in self.events if event == "message")
 
 
+@contextlib.contextmanager
+def posting(url: str, message: str) -> Iterator[tuple[httpx.Client, httpx.Response]]:
+    """`POST url` with one message, its answer open to read line by line while the test acts
+    on the stream (the client is yielded too, for a request to the other worker)."""
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", url, json={"messages": [message]}) as response,
+    ):
+        yield client, response
+
+
 def read(
     method: str,
     url: str,
