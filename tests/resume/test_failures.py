@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.resume.test_workers import calls, seqs
-from tests.resume.workers import Worker, posting, read, workers
+from tests.resume.workers import Worker, calls, closed_at, posting, read, seqs, workers
 from tests.support.redis import RedisServer, redis_server
 from tests.support.resume_apps import expected_text, token
 
@@ -80,7 +79,7 @@ def test_a_paused_producer_declared_dead_writes_nothing_more(
         assert ended - stopped[0] <= LEASE + MARGIN
         a.signal(signal.SIGCONT)
         resumed = time.time()
-        closed = _closed_at(redis, "zombie")  # its next append or renewal is refused
+        closed = closed_at(redis, "zombie")  # its next append or renewal is refused
         assert closed - resumed <= LEASE / 4 + 1.0
         time.sleep(0.3)
         again = read("GET", f"{b.url}/streams/{sid}")  # the whole stream, as stored
@@ -129,13 +128,3 @@ def test_redis_down_mid_stream(tmp_path: Path) -> None:
         )
         server.start()  # back, empty: the stream is gone everywhere
         assert read("GET", f"{b.url}/streams/{sid}").status == 404
-
-
-def _closed_at(redis: RedisServer, tag: str, within: float = 10.0) -> float:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        reply = redis.command("GET", f"test:closed:{tag}")
-        if not reply.startswith(b"$-1"):
-            return float(reply.split(b"\r\n")[1])
-        time.sleep(0.02)
-    raise AssertionError(f"the bot {tag} was never closed")

@@ -1,4 +1,5 @@
-"""Worker processes of `tests.support.resume_apps` sharing one Redis, and clients that read them."""
+"""Worker processes of `tests.support.resume_apps` sharing one Redis, clients that read them,
+and what their bots recorded in Redis (calls, closes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ import httpx
 import httpx_sse
 
 from tests.support.processes import spawn_logged, stopped, wait_listening
+from tests.support.redis import RedisServer
 from tests.support.servers import free_port
 
 _START_TIMEOUT = 30.0
@@ -118,3 +121,30 @@ def read(
             if take is not None and len(result.events) >= take:
                 break
     return result
+
+
+# -- what the bots recorded in Redis --------------------------------------------------------
+
+
+def calls(redis: RedisServer, tag: str) -> int:
+    """How many times the bot of `tag` was called, by every worker together (Redis counts)."""
+    reply = redis.command("GET", f"test:calls:{tag}")
+    return 0 if reply.startswith(b"$-1") else int(reply.split(b"\r\n")[1])
+
+
+def seqs(events: list[tuple[str, str, str]], sid: str) -> list[int]:
+    """The sequence numbers of `events`, each checked to be an id of stream `sid`."""
+    assert all(event_id.startswith(f"{sid}:") for _, _, event_id in events)
+    return [int(event_id.rsplit(":", 1)[1]) for _, _, event_id in events]
+
+
+def closed_at(redis: RedisServer, tag: str, within: float = 10.0) -> float:
+    """When the bot of `tag` recorded in Redis that it was closed (`time.time()`), waiting up to
+    `within` s for it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        reply = redis.command("GET", f"test:closed:{tag}")
+        if not reply.startswith(b"$-1"):
+            return float(reply.split(b"\r\n")[1])
+        time.sleep(0.02)
+    raise AssertionError(f"the bot {tag} was never closed")
