@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
-from tests.support.hostile_http import RecordingBot, post_json
+from tests.support.hostile_http import JSON, RecordingBot, post_json
 from tests.support.openai_wire import chat_chunks, error_object, response_events
 from tests.support.servers import Running, serve
 
@@ -176,13 +176,6 @@ def test_wrong_paths_and_methods(http: httpx.Client) -> None:
     assert http.get("/v1/models/").status_code == 200  # a trailing slash names the same endpoint
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "root", "", None])
 CONTENT = st.one_of(
     st.text(max_size=30),

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
-from tests.support.hostile_http import RecordingBot, post_json
+from tests.support.hostile_http import JSON, RecordingBot, post_json
 from tests.support.servers import serve
 from tests.support.ui_wire import ag_ui_events, ai_sdk_chunks
 
@@ -171,13 +171,6 @@ def test_a_body_over_the_limit_is_refused_while_it_is_read(
         refused(response, 413, "larger than 1048576 bytes")
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "reasoning", "", None])
 KINDS = st.sampled_from(["text", "reasoning", "step-start", "tool-f", "dynamic-tool", "file", "x"])
 UI_PART = st.fixed_dictionaries(
