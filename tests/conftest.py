@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ssekit._bot import load_litellm
 from tests.support.parsers import NodeParser
 
 
@@ -12,6 +13,16 @@ def node_parser() -> Iterator[NodeParser]:
     parser = NodeParser()
     yield parser
     parser.close()
+
+
+@pytest.fixture(scope="module")
+def fast_echo() -> Iterator[None]:
+    """litellm imported once for a module, and the echo model at full speed (the docs' samples
+    and the examples serve the offline bot; a per-token delay only slows them down)."""
+    load_litellm()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSEKIT_ECHO_DELAY", "0")
+        yield
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

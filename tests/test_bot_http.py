@@ -95,33 +95,28 @@ async def test_one_request_per_call_unless_retries_are_asked_for(fake: FakeOpenA
         assert len(requests) == 1 + (retries or 0)
 
 
-async def _stop_with_aclose(bot: AsyncSimpleBot) -> float:
-    chunks = bot.stream_async("Hello!")
+async def _closed_after_three(items: AsyncGenerator[Any, None]) -> float:
+    """Read three items, then close the generator (a consumer that stops); when it stopped."""
     for _ in range(3):
-        await anext(chunks)
+        await anext(items)
     stopped = time.monotonic()
-    await chunks.aclose()
+    await items.aclose()
     return stopped
+
+
+async def _stop_with_aclose(bot: AsyncSimpleBot) -> float:
+    return await _closed_after_three(bot.stream_async("Hello!"))
 
 
 async def _stop_parts_with_aclose(bot: AsyncSimpleBot) -> float:
-    parts = bot.stream_parts("Hello!")
-    for _ in range(3):
-        await anext(parts)
-    stopped = time.monotonic()
-    await parts.aclose()
-    return stopped
+    return await _closed_after_three(bot.stream_parts("Hello!"))
 
 
 async def _stop_sse_stream_with_aclose(bot: AsyncSimpleBot) -> float:
     # What an ASGI framework does with the event generator when the client leaves.
     events = sse_stream(bot, ["Hello!"])
     assert isinstance(events, AsyncGenerator)
-    for _ in range(3):
-        await anext(events)
-    stopped = time.monotonic()
-    await events.aclose()
-    return stopped
+    return await _closed_after_three(events)
 
 
 async def _stop_by_cancelling_the_task(bot: AsyncSimpleBot) -> float:

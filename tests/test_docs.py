@@ -21,13 +21,11 @@ import inspect
 import re
 import sys
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ssekit._bot import load_litellm
 from tests.support.chat_http import ask
 from tests.support.servers import serve
 
@@ -73,15 +71,6 @@ SAMPLES = _samples()
 
 def test_the_docs_have_python_samples() -> None:
     assert len(SAMPLES) >= 5
-
-
-@pytest.fixture(scope="module")
-def fast_echo() -> Iterator[None]:
-    """litellm imported once for all, and the echo model at full speed for served samples."""
-    load_litellm()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSEKIT_ECHO_DELAY", "0")
-        yield
 
 
 @pytest.mark.usefixtures("fast_echo")

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from ssekit._bot import load_litellm
 from tests.support.chat_http import ask
 from tests.support.js_clients import ag_ui_run, ai_sdk
 from tests.support.parsers import Parsed, parse_httpx_sse
@@ -52,15 +51,6 @@ def test_quickstart_prints_the_wire_bytes_of_each_event() -> None:
 
 #: Every example with ``POST /chat``; hypercorn runs their lifespan (uvicorn here does not).
 CHAT_EXAMPLES = ["fastapi_chat", "starlette_chat", "litestar_chat", "quart_chat", "htmx_demo"]
-
-
-@pytest.fixture(scope="module")
-def fast_echo() -> Iterator[None]:
-    """litellm imported once for all, and the echo model at full speed."""
-    load_litellm()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSEKIT_ECHO_DELAY", "0")
-        yield
 
 
 @pytest.mark.usefixtures("fast_echo")

@@ -8,8 +8,6 @@ too; here is what only this mode changes: who writes, and with which ``send``.
 from __future__ import annotations
 
 import asyncio
-import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,8 +16,8 @@ from quart import Quart, Response
 from ssekit_quart import lend_send, sse_response
 
 from tests.adapters.wire import client
-from tests.support.aclient import chat_request
-from tests.support.server_app import STATS, Options, build_app
+from tests.support.leavers import InFlight, bots_still_running, leave_at_once
+from tests.support.server_app import Options, build_app
 from tests.support.servers import serve
 
 EVENTS = 3
@@ -105,35 +103,13 @@ def test_client_leaving_as_its_request_is_read_is_dropped_before_any_event() -> 
     No heartbeat and a bot that waits: the request must end, and its bot be closed,
     without waiting for any output (the lost cancellation is honoured before pushing).
     """
-    options = Options(ping=None, send_timeout=1.0)
-    inner = build_app("quart-lent", options)
-    in_flight = {"chat": 0, "served": 0}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("path") != "/chat":
-            await inner(scope, receive, send)
-            return
-        in_flight["chat"] += 1
-        try:
-            await inner(scope, receive, send)
-        finally:
-            in_flight["chat"] -= 1
-            in_flight["served"] += 1
-
+    app = InFlight(build_app("quart-lent", Options(ping=None, send_timeout=1.0)))
     rids = [f"quart-lent-early-{index}" for index in range(CLIENTS)]
     with serve(app, "hypercorn-asyncio") as running:
-        for rid in rids:
-            with socket.create_connection(("127.0.0.1", running.port)) as sock:
-                sock.sendall(chat_request([f"{rid} hang 0"]))
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            if in_flight["served"] == CLIENTS and in_flight["chat"] == 0:
-                break
-            time.sleep(0.02)
-        served, still_served = in_flight["served"], in_flight["chat"]
-        running_bots = [
-            rid for rid in rids if rid in STATS.records and not STATS.records[rid].finally_at
-        ]
+        leave_at_once(running.port, rids)
+        app.wait_all_served(CLIENTS, timeout=3.0)
+        served, still_served = app.served, app.chat
+        running_bots = bots_still_running(rids)
     assert served + still_served == CLIENTS
     assert not still_served, f"{still_served} of {CLIENTS} requests still served"
     assert not running_bots, f"{len(running_bots)} bots still running after their client left"

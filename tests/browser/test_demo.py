@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,23 +122,40 @@ def page_errors() -> list[Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: BrowserContext, demo: Demo, page_errors: list[Any]) -> AsyncIterator[Page]:
     """A fresh tab on the demo page; it must log no error (but a dropped stream's)."""
-    page = await browser.new_page()
-    await page.set_viewport_size({"width": 860, "height": 480})
-
-    def on_error(error: Any) -> None:
-        page_errors.append(error)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and message.text != DROPPED:
-            page_errors.append(message.text)  # a CSP violation, a missing file...
-
-    page.on("pageerror", on_error)
-    page.on("console", on_console)
-    await page.goto(f"{demo.server.url}/")
-    await page.wait_for_function("() => window.htmx !== undefined")
+    page = await watched_page(
+        browser, f"{demo.server.url}/", page_errors, lambda text: text == DROPPED, narrow=True
+    )
     yield page
     await page.close()
     assert not page_errors, f"errors in the demo page: {page_errors}"
+
+
+async def watched_page(
+    browser: BrowserContext,
+    url: str,
+    errors: list[Any],
+    expected: Callable[[str], bool],
+    *,
+    narrow: bool = False,
+) -> Page:
+    """A new tab on `url`, htmx loaded; the page's errors and its console's (a CSP violation,
+    a missing file...) go to `errors`, but those `expected` says the test causes."""
+    page = await browser.new_page()
+    if narrow:
+        await page.set_viewport_size({"width": 860, "height": 480})
+
+    def on_error(error: Any) -> None:
+        errors.append(error)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not expected(message.text):
+            errors.append(message.text)
+
+    page.on("pageerror", on_error)
+    page.on("console", on_console)
+    await page.goto(url)
+    await page.wait_for_function("() => window.htmx !== undefined")
+    return page
 
 
 async def ask(page: Page, message: str, transport: str = "post") -> Locator:

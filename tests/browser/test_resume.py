@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, ConsoleMessage, Page
+from playwright.async_api import BrowserContext, Page
 
 from ssekit.demo import demo_app
 from ssekit.resume import MemoryStore, ResumableStreams
-from tests.browser.test_demo import ask, recording, state_after, wait_for_length
+from tests.browser.test_demo import ask, recording, state_after, wait_for_length, watched_page
 from tests.support.cutting_proxy import CuttingProxy, cutting_proxy
 from tests.support.resume_apps import MemoryRecorder, ScriptedBot, expected_text
 from tests.support.servers import Running, serve
@@ -102,20 +102,12 @@ def demo() -> Iterator[ResumableDemo]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: BrowserContext, demo: ResumableDemo) -> AsyncIterator[Page]:
     """A fresh tab on the resumable demo, through the proxy; it must log no unexpected error."""
-    page = await browser.new_page()
     errors: list[Any] = []
 
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not any(e in message.text for e in EXPECTED_CONSOLE):
-            errors.append(message.text)
+    def expected(text: str) -> bool:
+        return any(e in text for e in EXPECTED_CONSOLE)
 
-    def on_error(error: Any) -> None:
-        errors.append(error)
-
-    page.on("pageerror", on_error)
-    page.on("console", on_console)
-    await page.goto(f"http://127.0.0.1:{demo.proxy.port}/")
-    await page.wait_for_function("() => window.htmx !== undefined")
+    page = await watched_page(browser, f"http://127.0.0.1:{demo.proxy.port}/", errors, expected)
     yield page
     await page.close()
     assert not errors, f"errors in the page (cut seed {CUT_SEED}): {errors}"

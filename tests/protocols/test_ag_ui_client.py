@@ -8,18 +8,17 @@ validated with the PyPI `ag-ui-protocol` models, strictly (`tests/support/ui_wir
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from ssekit import AsyncSimpleBot, chat_app
 from ssekit._echo import TOOL_CALL_ID, echo_reasoning, echo_reply, echo_tool_arguments
 from ssekit._provider_errors import RATE_LIMITED
+from tests.support.bots import EndlessBot
 from tests.support.js_clients import ag_ui_run
 from tests.support.servers import Running, serve
 from tests.support.ui_wire import ag_ui_events, validated_ag_ui
@@ -138,23 +137,6 @@ def test_a_refused_run_fails_with_the_servers_words(echo_server: Running) -> Non
     )
     failure = answer["failed"] or (answer["thrown"] or {}).get("message", "")
     assert "400" in failure and "must be a text part, not image" in failure, answer
-
-
-class EndlessBot:
-    """Streams a token every 10 ms until it is closed; says when it was."""
-
-    def __init__(self) -> None:
-        self.closed = threading.Event()
-        self.closed_at = 0.0
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[str]:
-        try:
-            while True:
-                await anyio.sleep(0.01)
-                yield "tick "
-        finally:
-            self.closed_at = time.monotonic()
-            self.closed.set()
 
 
 def test_abort_run_closes_the_bot() -> None:

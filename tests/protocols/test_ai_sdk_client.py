@@ -8,18 +8,17 @@ wire details the client does not check (`tests/support/ui_wire.py`).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from ssekit import AsyncSimpleBot, chat_app
 from ssekit._echo import TOOL_CALL_ID, echo_reasoning, echo_reply, echo_tool_arguments
 from ssekit._provider_errors import RATE_LIMITED
+from tests.support.bots import EndlessBot
 from tests.support.js_clients import ai_sdk
 from tests.support.servers import Running, serve
 from tests.support.ui_wire import ai_sdk_chunks
@@ -147,23 +146,6 @@ def test_resume_finds_no_active_answer(echo_server: Running) -> None:
     answer = ai_sdk("resume", api(echo_server), chatId="chat-9")
     assert answer["status"] == "ready" and answer["error"] is None and answer["messages"] == []
     assert httpx.get(api(echo_server) + "/chat-9/stream").status_code == 204
-
-
-class EndlessBot:
-    """Streams a token every 10 ms until it is closed; says when it was."""
-
-    def __init__(self) -> None:
-        self.closed = threading.Event()
-        self.closed_at = 0.0
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[str]:
-        try:
-            while True:
-                await anyio.sleep(0.01)
-                yield "tick "
-        finally:
-            self.closed_at = time.monotonic()
-            self.closed.set()
 
 
 def test_stop_aborts_the_request_and_closes_the_bot() -> None:

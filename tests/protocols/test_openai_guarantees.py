@@ -21,6 +21,7 @@ from openai import OpenAI
 
 from ssekit import ReasoningDelta, ShutdownSignal, chat_app
 from ssekit._echo import echo_reply
+from tests.support.bots import ThinkingBot
 from tests.support.openai_wire import chat_chunks, decode, response_events, types_of
 from tests.support.rawclient import RawClient
 from tests.support.servers import Running, serve
@@ -30,20 +31,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*using the `ReadOnly` qualifier
 #: tests/reliability's bound on closing a producer after its client left (docs/reliability.md).
 CLOSE_BOUND = 3.0
 HELLO: Any = [{"role": "user", "content": "hi"}]
-
-
-class ThinkingBot:
-    """Reasons for a while (silent between its two pieces), then answers."""
-
-    def __init__(self, pause: float) -> None:
-        self.pause = pause
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[Any]:
-        yield ReasoningDelta("Thinking")
-        await anyio.sleep(self.pause)
-        yield ReasoningDelta(" hard.")
-        await anyio.sleep(self.pause)
-        yield "Done."
 
 
 class EndlessBot:

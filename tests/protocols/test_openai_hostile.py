@@ -8,7 +8,7 @@ the answer is one of 200 (a stream or a completion), 400, 404, 405, 413, 415.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,23 +17,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
+from tests.support.hostile_http import JSON, RecordingBot, post_json
 from tests.support.openai_wire import chat_chunks, error_object, response_events
 from tests.support.servers import Running, serve
 
 MAX_BODY = 1024 * 1024  # room for a 20,000-message list
 LIMITS = {"max_body": MAX_BODY, "max_messages": 50, "max_message_length": 1000}
 USER = {"role": "user", "content": "hi"}
-
-
-class RecordingBot:
-    """Counts its calls: a refused request must never reach it."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[str]:
-        self.calls += 1
-        yield "ok"
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +41,6 @@ def running(bot: RecordingBot) -> Iterator[Running]:
 def http(running: Running) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running.url, timeout=30) as client:
         yield client
-
-
-def post(http: httpx.Client, path: str, body: Any) -> httpx.Response:
-    """`body` as JSON, whatever it is (`null` included)."""
-    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 def refused(response: httpx.Response, status: int, words: str) -> None:
@@ -105,7 +90,7 @@ CHAT_BODIES: list[tuple[Any, str]] = [
 @pytest.mark.parametrize(("body", "words"), CHAT_BODIES)
 def test_bad_chat_bodies(http: httpx.Client, bot: RecordingBot, body: Any, words: str) -> None:
     calls = bot.calls
-    refused(post(http, "/v1/chat/completions", body), 400, words)
+    refused(post_json(http, body, "/v1/chat/completions"), 400, words)
     assert bot.calls == calls
 
 
@@ -130,7 +115,7 @@ RESPONSES_BODIES: list[tuple[Any, str]] = [
 @pytest.mark.parametrize(("body", "words"), RESPONSES_BODIES)
 def test_bad_responses_bodies(http: httpx.Client, bot: RecordingBot, body: Any, words: str) -> None:
     calls = bot.calls
-    refused(post(http, "/v1/responses", body), 400, words)
+    refused(post_json(http, body, "/v1/responses"), 400, words)
     assert bot.calls == calls
 
 
@@ -171,7 +156,7 @@ def test_a_lone_surrogate_in_what_is_echoed_back(
     http: httpx.Client, path: str, stream: bool
 ) -> None:
     body = {"model": "m\ud800", "messages": [USER], "input": "hi\udfff", "stream": stream}
-    response = post(http, path, body)  # json.dumps escapes them: valid JSON, invalid UTF-16
+    response = post_json(http, body, path)  # json.dumps escapes them: valid JSON, invalid UTF-16
     assert response.status_code == 200
     if not stream:
         assert response.json()["model"] == "m\ud800"
@@ -191,13 +176,6 @@ def test_wrong_paths_and_methods(http: httpx.Client) -> None:
     assert http.get("/v1/models/").status_code == 200  # a trailing slash names the same endpoint
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "root", "", None])
 CONTENT = st.one_of(
     st.text(max_size=30),
@@ -244,7 +222,7 @@ BODY = st.fixed_dictionaries(
 def test_any_body_gets_a_stream_a_completion_or_openais_400(
     http: httpx.Client, body: Any, path: str
 ) -> None:
-    response = post(http, path, body)
+    response = post_json(http, body, path)
     if response.status_code != 200:
         refused(response, 400, "")
         return

@@ -17,6 +17,7 @@ import anyio
 import httpx
 
 from ssekit import ReasoningDelta, ShutdownSignal, chat_app
+from tests.support.bots import ThinkingBot
 from tests.support.js_clients import ag_ui_run, ai_sdk
 from tests.support.servers import serve
 from tests.support.ui_wire import ag_ui_events, ai_sdk_chunks
@@ -27,20 +28,6 @@ RUN = {"threadId": "t", "runId": "r", "messages": AG_USER}
 #: Where each protocol is served in these tests, and the body a raw reader posts.
 PATHS = {"ai-sdk": "/api/chat", "ag-ui": "/ag-ui"}
 RAW_BODIES: dict[str, Any] = {"ai-sdk": {"id": "c", "messages": UI_USER}, "ag-ui": RUN}
-
-
-class ThinkingBot:
-    """Reasons for a while (silent between its pieces), then answers."""
-
-    def __init__(self, pause: float) -> None:
-        self.pause = pause
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[Any]:
-        yield ReasoningDelta("Thinking")
-        await anyio.sleep(self.pause)
-        yield ReasoningDelta(" hard.")
-        await anyio.sleep(self.pause)
-        yield "Done."
 
 
 def test_heartbeats_during_a_long_reasoning_phase_are_ignored_by_both_clients() -> None:

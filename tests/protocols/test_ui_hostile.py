@@ -8,8 +8,7 @@ whatever the body, the answer is a whole stream of the protocol or a 400.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ssekit import chat_app
+from tests.support.hostile_http import JSON, RecordingBot, post_json
 from tests.support.servers import serve
 from tests.support.ui_wire import ag_ui_events, ai_sdk_chunks
 
@@ -26,17 +26,6 @@ LIMITS = {"max_body": MAX_BODY, "max_messages": 50, "max_message_length": 1000}
 UI_USER = {"id": "u", "role": "user", "parts": [{"type": "text", "text": "hi"}]}
 AG_USER = {"id": "u", "role": "user", "content": "hi"}
 PATHS = {"ai-sdk": "/api/chat", "ag-ui": "/ag-ui"}
-
-
-class RecordingBot:
-    """Counts its calls: a refused request must never reach it."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def stream_async(self, *messages: Any) -> AsyncIterator[str]:
-        self.calls += 1
-        yield "ok"
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +42,6 @@ def clients(bot: RecordingBot) -> Iterator[dict[str, httpx.Client]]:
         httpx.Client(base_url=ag.url + PATHS["ag-ui"], timeout=30) as ag_client,
     ):
         yield {"ai-sdk": ui_client, "ag-ui": ag_client}
-
-
-def post(http: httpx.Client, body: Any, path: str = "") -> httpx.Response:
-    """`body` as JSON, whatever it is (`null` included)."""
-    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 def refused(response: httpx.Response, status: int, words: str) -> None:
@@ -104,15 +88,6 @@ AI_SDK_BODIES: list[tuple[Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "words"), AI_SDK_BODIES)
-def test_bad_ai_sdk_bodies(
-    clients: dict[str, httpx.Client], bot: RecordingBot, body: Any, words: str
-) -> None:
-    calls = bot.calls
-    refused(post(clients["ai-sdk"], body), 400, words)
-    assert bot.calls == calls
-
-
 IMAGE = {"type": "image", "source": {"type": "url", "value": "https://x/y.png"}}
 AG_UI_BODIES: list[tuple[Any, str]] = [
     (run({"id": "m", "role": "wizard", "content": "x"}), "role must be one of"),
@@ -135,12 +110,17 @@ AG_UI_BODIES: list[tuple[Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "words"), AG_UI_BODIES)
-def test_bad_ag_ui_bodies(
-    clients: dict[str, httpx.Client], bot: RecordingBot, body: Any, words: str
+BAD_BODIES = [("ai-sdk", *case) for case in AI_SDK_BODIES] + [
+    ("ag-ui", *case) for case in AG_UI_BODIES
+]
+
+
+@pytest.mark.parametrize(("protocol", "body", "words"), BAD_BODIES)
+def test_bad_bodies(
+    clients: dict[str, httpx.Client], bot: RecordingBot, protocol: str, body: Any, words: str
 ) -> None:
     calls = bot.calls
-    refused(post(clients["ag-ui"], body), 400, words)
+    refused(post_json(clients[protocol], body), 400, words)
     assert bot.calls == calls
 
 
@@ -191,13 +171,6 @@ def test_a_body_over_the_limit_is_refused_while_it_is_read(
         refused(response, 413, "larger than 1048576 bytes")
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "reasoning", "", None])
 KINDS = st.sampled_from(["text", "reasoning", "step-start", "tool-f", "dynamic-tool", "file", "x"])
 UI_PART = st.fixed_dictionaries(
@@ -241,7 +214,7 @@ def test_any_body_gets_a_whole_stream_or_a_400(
 ) -> None:
     examples = {"ai-sdk": ui(UI_USER), "ag-ui": run(AG_USER)}
     body = examples[protocol] if data is None else data.draw(BODIES[protocol])
-    response = post(clients[protocol], body)
+    response = post_json(clients[protocol], body)
     if response.status_code != 200:
         refused(response, 400, "")
         return

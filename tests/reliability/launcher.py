@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.ports import wait_for_port
+from tests.support.processes import spawn_logged, stopped, wait_listening
 from tests.support.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
 
 
@@ -49,37 +47,15 @@ class ServerProcess:
         return sent
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    def process_alive() -> None:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited at start: {log.read_text(errors='replace')}")
-
-    if not wait_for_port(port, _START_TIMEOUT, process_alive):
-        raise TimeoutError(f"the server did not listen within {_START_TIMEOUT}s")
-
-
 @contextlib.contextmanager
 def server_process(tmp_path: Path, *arguments: str) -> Iterator[ServerProcess]:
     """Run ``server_app`` with ``arguments`` on a free port until the block ends."""
     port = free_port()
     log = tmp_path / f"server-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.server_app", "--port", str(port), *arguments],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    command = [sys.executable, "-m", "tests.support.server_app", "--port", str(port), *arguments]
+    process = spawn_logged(command, log)
     try:
-        _wait_for_port(port, process, log)
+        wait_listening(process, port, log, _START_TIMEOUT)
         yield ServerProcess(process, port, log)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stopped(process, signal.SIGTERM, grace=15, after_kill=5)

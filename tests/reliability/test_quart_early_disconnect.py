@@ -18,11 +18,9 @@ second each, which raised the server's memory high-water by several MiB).
 
 from __future__ import annotations
 
-import socket
 import time
-from typing import Any
 
-from tests.support.aclient import chat_request
+from tests.support.leavers import InFlight, bots_still_running, leave_at_once
 from tests.support.server_app import STATS, Options, build_app
 from tests.support.servers import serve
 
@@ -33,15 +31,13 @@ def test_client_leaving_as_its_request_is_read_closes_the_bot_on_quart() -> None
     app = build_app("quart", Options(ping=0.2, send_timeout=1.0))
     rids = [f"quart-early-{index}" for index in range(CLIENTS)]
     with serve(app, "hypercorn-asyncio") as running:
-        for rid in rids:
-            with socket.create_connection(("127.0.0.1", running.port)) as sock:
-                sock.sendall(chat_request([f"{rid} hang 0"]))
+        leave_at_once(running.port, rids)
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
             if all(rid in STATS.records and STATS.records[rid].finally_at for rid in rids):
                 break
             time.sleep(0.05)
-        leaked = [rid for rid in rids if rid in STATS.records and not STATS.records[rid].finally_at]
+        leaked = bots_still_running(rids)
         # Let the server's shutdown cancel what leaked, so the thread stops.
     assert not leaked, f"{len(leaked)} of {CLIENTS} bots still running 3 s after their client left"
 
@@ -52,36 +48,15 @@ def test_client_leaving_as_its_request_is_read_is_dropped_before_any_event_on_qu
     Before the check at the body's start, each of these requests (its Quart request,
     hypercorn connection, tasks and bot) stayed until the server shut down.
     """
-    inner = build_app("quart", Options(ping=None, send_timeout=1.0))
-    in_flight: dict[str, int] = {"chat": 0, "served": 0}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("path") != "/chat":
-            await inner(scope, receive, send)
-            return
-        in_flight["chat"] += 1
-        try:
-            await inner(scope, receive, send)
-        finally:
-            in_flight["chat"] -= 1
-            in_flight["served"] += 1
-
+    app = InFlight(build_app("quart", Options(ping=None, send_timeout=1.0)))
     rids = [f"quart-before-first-{index}" for index in range(CLIENTS)]
     with serve(app, "hypercorn-asyncio") as running:
         left_at = time.monotonic()
-        for rid in rids:
-            with socket.create_connection(("127.0.0.1", running.port)) as sock:
-                sock.sendall(chat_request([f"{rid} hang 0"]))
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            if in_flight["served"] == CLIENTS and in_flight["chat"] == 0:
-                break
-            time.sleep(0.02)
+        leave_at_once(running.port, rids)
+        app.wait_all_served(CLIENTS, timeout=3.0)
         waited = time.monotonic() - left_at
-        served, still_served = in_flight["served"], in_flight["chat"]
-        running_bots = [
-            rid for rid in rids if rid in STATS.records and not STATS.records[rid].finally_at
-        ]
+        served, still_served = app.served, app.chat
+        running_bots = bots_still_running(rids)
         # Let the server's shutdown cancel what leaked, so the thread stops.
     assert served + still_served == CLIENTS, f"{served + still_served} of {CLIENTS} requests seen"
     assert not still_served, (

@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
-import httpx_sse
 
-from tests.resume.test_workers import calls, seqs
-from tests.resume.workers import Worker, read, workers
+from tests.resume.workers import Worker, calls, closed_at, posting, read, seqs, workers
 from tests.support.redis import RedisServer, redis_server
 from tests.support.resume_apps import expected_text, token
 
@@ -26,17 +24,9 @@ MARGIN = LEASE / 4 + 1.0
 
 def _follow(worker: Worker, sid: str, last_id: str) -> tuple[list[tuple[str, str, str]], float]:
     """Read a stream on `worker` to its end: its events, and when the last one arrived."""
-    events = []
-    with (
-        httpx.Client(timeout=30) as client,
-        client.stream(
-            "GET", f"{worker.url}/streams/{sid}", headers={"last-event-id": last_id}
-        ) as response,
-    ):
-        assert response.status_code == 200
-        for sse in httpx_sse.EventSource(response).iter_sse():
-            events.append((sse.event, sse.data, sse.id))
-    return events, time.time()
+    answer = read("GET", f"{worker.url}/streams/{sid}", last_id=last_id, timeout=30)
+    assert answer.status == 200
+    return answer.events, time.time()
 
 
 def _signal_later(worker: Worker, number: int, delay: float) -> list[float]:
@@ -89,7 +79,7 @@ def test_a_paused_producer_declared_dead_writes_nothing_more(
         assert ended - stopped[0] <= LEASE + MARGIN
         a.signal(signal.SIGCONT)
         resumed = time.time()
-        closed = _closed_at(redis, "zombie")  # its next append or renewal is refused
+        closed = closed_at(redis, "zombie")  # its next append or renewal is refused
         assert closed - resumed <= LEASE / 4 + 1.0
         time.sleep(0.3)
         again = read("GET", f"{b.url}/streams/{sid}")  # the whole stream, as stored
@@ -114,12 +104,7 @@ def test_redis_down_mid_stream(tmp_path: Path) -> None:
     options = ("--lease", str(LEASE), "--store-retry", "1")
     with redis_server(tmp_path) as server, workers(tmp_path, server.url, 2, *options) as (a, b):
         results: dict[str, object] = {}
-        with (
-            httpx.Client(timeout=30) as client,
-            client.stream(
-                "POST", a.url, json={"messages": ["count=100 delay=0.02 tag=mid"]}
-            ) as local,
-        ):
+        with posting(a.url, "count=100 delay=0.02 tag=mid") as (_, local):
             sid = local.headers["ssekit-stream-id"]
             lines = local.iter_lines()
             head = [next(lines) for _ in range(8)]
@@ -143,13 +128,3 @@ def test_redis_down_mid_stream(tmp_path: Path) -> None:
         )
         server.start()  # back, empty: the stream is gone everywhere
         assert read("GET", f"{b.url}/streams/{sid}").status == 404
-
-
-def _closed_at(redis: RedisServer, tag: str, within: float = 10.0) -> float:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        reply = redis.command("GET", f"test:closed:{tag}")
-        if not reply.startswith(b"$-1"):
-            return float(reply.split(b"\r\n")[1])
-        time.sleep(0.02)
-    raise AssertionError(f"the bot {tag} was never closed")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.resume.workers import Worker, read, workers
+from tests.resume.workers import Worker, calls, closed_at, posting, read, seqs, workers
 from tests.support.redis import RedisServer
 from tests.support.resume_apps import expected_text
 
@@ -27,16 +27,6 @@ def pair(
     tmp = tmp_path_factory.mktemp("pair")
     with workers(tmp, shared_redis.url, 2, "--lease", str(LEASE), "--orphan", str(ORPHAN)) as both:
         yield both
-
-
-def calls(redis: RedisServer, tag: str) -> int:
-    reply = redis.command("GET", f"test:calls:{tag}")
-    return 0 if reply.startswith(b"$-1") else int(reply.split(b"\r\n")[1])
-
-
-def seqs(events: list[tuple[str, str, str]], sid: str) -> list[int]:
-    assert all(event_id.startswith(f"{sid}:") for _, _, event_id in events)
-    return [int(event_id.rsplit(":", 1)[1]) for _, _, event_id in events]
 
 
 def test_a_stream_resumes_on_the_other_worker_exactly_once(
@@ -129,12 +119,7 @@ def test_a_stop_sent_to_the_other_worker_stops_the_model(
     pair: list[Worker], redis: RedisServer
 ) -> None:
     a, b = pair
-    with (
-        httpx.Client(timeout=30) as client,
-        client.stream(
-            "POST", a.url, json={"messages": ["count=400 delay=0.02 tag=stop"]}
-        ) as response,
-    ):
+    with posting(a.url, "count=400 delay=0.02 tag=stop") as (client, response):
         sid = response.headers["ssekit-stream-id"]
         lines = response.iter_lines()
         assert next(lines).startswith("retry:")
@@ -142,7 +127,7 @@ def test_a_stop_sent_to_the_other_worker_stops_the_model(
         assert client.delete(f"{b.url}/streams/{sid}").status_code == 202
         rest = "\n".join(lines)
     assert rest.rstrip().endswith("event: error\ndata: stopped")
-    closed = _closed_at(redis, "stop")
+    closed = closed_at(redis, "stop")
     assert closed - sent <= LEASE / 4 + 0.5, closed - sent
     assert read("DELETE", f"{a.url}/streams/{sid}").status == 204  # already ended
 
@@ -158,17 +143,7 @@ def test_a_stream_nobody_reads_is_abandoned_unless_read_elsewhere(
         "GET", f"{b.url}/streams/{read_elsewhere.stream_id}", last_id=read_elsewhere.last_id
     )
     assert kept.events[-1][:2] == ("done", "")  # 3 s, read on B only: never abandoned on A
-    waited = _closed_at(redis, "orphan") - left_at
+    waited = closed_at(redis, "orphan") - left_at
     assert ORPHAN <= waited <= ORPHAN + LEASE / 4 + 1.0, waited
     ended = read("GET", f"{b.url}/streams/{left.stream_id}", last_id=left.last_id)
     assert ended.events[-1][:2] == ("error", "abandoned")
-
-
-def _closed_at(redis: RedisServer, tag: str, within: float = 10.0) -> float:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        reply = redis.command("GET", f"test:closed:{tag}")
-        if not reply.startswith(b"$-1"):
-            return float(reply.split(b"\r\n")[1])
-        time.sleep(0.02)
-    raise AssertionError(f"the bot {tag} was never closed")

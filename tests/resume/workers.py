@@ -1,12 +1,13 @@
-"""Worker processes of `tests.support.resume_apps` sharing one Redis, and clients that read them."""
+"""Worker processes of `tests.support.resume_apps` sharing one Redis, clients that read them,
+and what their bots recorded in Redis (calls, closes)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,10 @@ from pathlib import Path
 import httpx
 import httpx_sse
 
-from tests.support.ports import wait_for_port
+from tests.support.processes import spawn_logged, stopped, wait_listening
+from tests.support.redis import RedisServer
 from tests.support.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
 
 
@@ -49,43 +50,16 @@ def workers(tmp: Path, redis_url: str, count: int = 2, *options: str) -> Iterato
         for _ in range(count):
             port = free_port()
             log = tmp / f"worker-{port}.log"
-            with log.open("wb") as output:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
-                     "--redis", redis_url, *options],
-                    cwd=ROOT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            started.append(Worker(process, port, log))
+            command = [sys.executable, "-m", "tests.support.resume_apps", "--port", str(port),
+                       "--redis", redis_url, *options]  # fmt: skip
+            started.append(Worker(spawn_logged(command, log), port, log))
         for worker in started:
-            _wait_for_port(worker)
+            wait_listening(worker.process, worker.port, worker.log, _START_TIMEOUT, "a worker")
         yield started
     finally:
         for worker in started:
-            _stop(worker.process)
-
-
-def _wait_for_port(worker: Worker) -> None:
-    def worker_alive() -> None:
-        if worker.process.poll() is not None:
-            raise RuntimeError(f"a worker exited at start: {worker.log_text()}")
-
-    if not wait_for_port(worker.port, _START_TIMEOUT, worker_alive):
-        raise TimeoutError(f"a worker did not listen within {_START_TIMEOUT}s: {worker.log_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGCONT)  # a test may have left it stopped
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+            # SIGCONT first: a test may have left it stopped
+            stopped(worker.process, signal.SIGCONT, signal.SIGTERM, grace=10, after_kill=10)
 
 
 @dataclass
@@ -108,6 +82,17 @@ class Read:
     @property
     def text(self) -> str:
         return "".join(data for event, data, _ in self.events if event == "message")
+
+
+@contextlib.contextmanager
+def posting(url: str, message: str) -> Iterator[tuple[httpx.Client, httpx.Response]]:
+    """`POST url` with one message, its answer open to read line by line while the test acts
+    on the stream (the client is yielded too, for a request to the other worker)."""
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", url, json={"messages": [message]}) as response,
+    ):
+        yield client, response
 
 
 def read(
@@ -136,3 +121,30 @@ def read(
             if take is not None and len(result.events) >= take:
                 break
     return result
+
+
+# -- what the bots recorded in Redis --------------------------------------------------------
+
+
+def calls(redis: RedisServer, tag: str) -> int:
+    """How many times the bot of `tag` was called, by every worker together (Redis counts)."""
+    reply = redis.command("GET", f"test:calls:{tag}")
+    return 0 if reply.startswith(b"$-1") else int(reply.split(b"\r\n")[1])
+
+
+def seqs(events: list[tuple[str, str, str]], sid: str) -> list[int]:
+    """The sequence numbers of `events`, each checked to be an id of stream `sid`."""
+    assert all(event_id.startswith(f"{sid}:") for _, _, event_id in events)
+    return [int(event_id.rsplit(":", 1)[1]) for _, _, event_id in events]
+
+
+def closed_at(redis: RedisServer, tag: str, within: float = 10.0) -> float:
+    """When the bot of `tag` recorded in Redis that it was closed (`time.time()`), waiting up to
+    `within` s for it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        reply = redis.command("GET", f"test:closed:{tag}")
+        if not reply.startswith(b"$-1"):
+            return float(reply.split(b"\r\n")[1])
+        time.sleep(0.02)
+    raise AssertionError(f"the bot {tag} was never closed")

@@ -6,6 +6,10 @@ hypothesis example reads as the request, not as megabytes of body. ``documented`
 is what docs/serving.md says the answer is, written from the docs, not from the
 parser. The targets are ``chat_app`` and the demo on every framework, each with
 the limits below and its own recording bot.
+
+[RecordingBot][tests.support.hostile_http.RecordingBot],
+[post_json][tests.support.hostile_http.post_json] and `JSON` (any JSON value, a hypothesis
+strategy) also serve the protocols' own hostile tests (tests/protocols/test_*_hostile.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+from hypothesis import strategies as st
+
 from ssekit import chat_app
 from ssekit.demo import demo_app
 from tests.support.servers import Server, serve
@@ -27,6 +34,14 @@ MAX_BODY = 1024 * 1024  # room for 100,000-deep bodies under the limit
 MAX_MESSAGES = 3
 MAX_MESSAGE_LENGTH = 50
 TARGETS = ("chat_app", "asgi", "starlette", "litestar", "quart")
+#: Any small JSON value (the protocols' hypothesis bodies: a field's value can be anything).
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 class RecordingBot:
@@ -43,6 +58,11 @@ class RecordingBot:
     async def stream_async(self, *messages: str) -> Any:
         self.calls += 1
         yield "ok"
+
+
+def post_json(http: httpx.Client, body: Any, path: str = "") -> httpx.Response:
+    """`body` as JSON, whatever it is (`null` included: `json=None` would send no body)."""
+    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 @dataclass(frozen=True)

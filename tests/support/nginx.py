@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ports import wait_for_port
+from tests.support.processes import stopped
 from tests.support.servers import free_port
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends nginx-light"
@@ -79,12 +80,7 @@ def nginx_in_front(upstream: int, tmp: Path, *, read_timeout: str = "1h") -> Ite
         _wait_for(port, process, tmp)
         yield port
     finally:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stopped(process, signal.SIGQUIT, grace=10, after_kill=10)
         stderr.close()
 
 

@@ -1,8 +1,9 @@
 """The one "wait until the port answers" loop of the test suite.
 
-Every helper that starts a server (a thread in `tests.support.servers`, a process in
-`tests.support.processes`, `tests.reliability.launcher`, `tests.resume.workers`, nginx in
-`tests.support.nginx`, an example in `tests/test_examples.py`) waits for its port the same way.
+Every helper that starts a server (a thread in `tests.support.servers`, a process through
+`tests.support.processes.wait_listening`, which `tests.reliability.launcher` and
+`tests.resume.workers` use too, nginx in `tests.support.nginx`, an example in
+`tests/test_examples.py`) waits for its port the same way.
 Only how a dead server is reported differs (a thread's death, a process's log, `pytest.fail`),
 so each caller passes that check in and raises its own timeout error when this returns `False`.
 """

@@ -1,4 +1,4 @@
-"""Real server processes for shutdown tests: start one, stream from it, signal it by PID.
+"""Real server processes: start one, stream from it, signal it by PID, stop it.
 
 [launched][tests.support.processes.launched] starts a command (`{port}` in it is
 replaced by a free port) with its output going to a file, waits until it
@@ -7,6 +7,13 @@ listens, and kills it at the end if it is still running;
 once, so that the waits of one test's processes overlap. [Stream] reads one
 streamed request with httpx-sse in a thread, so a test can hold many open while
 it sends the signal. Every wait is bounded.
+
+The steps under them are shared with the other process helpers
+(`tests.reliability.launcher`, `tests.resume.workers`, `tests.support.nginx`):
+[spawn_logged][tests.support.processes.spawn_logged] starts a command with its output in a
+log file, [wait_listening][tests.support.processes.wait_listening] waits for its port and
+fails with that log, [stopped][tests.support.processes.stopped] signals it and kills it if it
+does not exit in time.
 """
 
 from __future__ import annotations
@@ -118,27 +125,61 @@ def _port_not_in(taken: set[int]) -> int:
 
 def _start(command: list[str], port: int, directory: Path, env: dict[str, str] | None) -> Launched:
     log = directory / f"server-{port}.log"
+    command = [part.replace("{port}", str(port)) for part in command]
+    # its own process group: its workers are ended with it
+    return Launched(spawn_logged(command, log, env, new_session=True), port, log)
+
+
+def _wait_for_port(running: Launched) -> None:
+    wait_listening(running.process, running.port, running.log, START_TIMEOUT)
+
+
+def spawn_logged(
+    command: list[str], log: Path, env: dict[str, str] | None = None, *, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `command` from the repository's root, unbuffered, its stdout and stderr in `log`
+    (the file a failing test shows)."""
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [part.replace("{port}", str(port)) for part in command],
+        return subprocess.Popen(
+            command,
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            start_new_session=True,  # its own process group: its workers are ended with it
+            start_new_session=new_session,
         )
-    return Launched(process, port, log)
 
 
-def _wait_for_port(running: Launched) -> None:
+def wait_listening(
+    process: subprocess.Popen[bytes], port: int, log: Path, timeout: float, name: str = "the server"
+) -> None:
+    """Wait until `process` listens on `port`; fail with its `log` if it exits or `timeout`
+    passes."""
+
     def process_alive() -> None:
-        if running.process.poll() is not None:
-            raise AssertionError(f"the server exited at start: {running.output()}")
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited at start: {_text(log)}")
 
-    if not wait_for_port(running.port, START_TIMEOUT, process_alive):
-        raise AssertionError(
-            f"the server did not listen within {START_TIMEOUT}s: {running.output()}"
-        )
+    if not wait_for_port(port, timeout, process_alive):
+        raise AssertionError(f"{name} did not listen within {timeout}s: {_text(log)}")
+
+
+def stopped(
+    process: subprocess.Popen[bytes], *signals: signal.Signals, grace: float, after_kill: float
+) -> None:
+    """Send `signals` in turn (a process already gone gets none), give it `grace` seconds to
+    exit, then kill it and wait `after_kill` seconds more."""
+    for number in signals:
+        process.send_signal(number)  # does nothing once the process has been reaped
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(after_kill)
+
+
+def _text(log: Path) -> str:
+    return log.read_text("utf-8", errors="replace") if log.exists() else ""
 
 
 def loopback_client(**options: Any) -> httpx.Client:

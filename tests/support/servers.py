@@ -161,19 +161,28 @@ def _hypercorn_config(port: int, options: dict[str, Any]) -> Any:
     return config
 
 
+def _hypercorn_shutdown_trigger(
+    stop: threading.Event, options: dict[str, Any]
+) -> Callable[[], Awaitable[None]]:
+    """Returns once `stop` is set, after the `on_shutdown` option (the hypercorn recipe: the
+    trigger sets the app's shutdown signal). `anyio.sleep`: the same trigger on asyncio and trio."""
+    on_shutdown = _on_shutdown(options)
+
+    async def shutdown_trigger() -> None:
+        while not stop.is_set():
+            await anyio.sleep(0.02)
+        await on_shutdown()
+
+    return shutdown_trigger
+
+
 def _run_hypercorn_asyncio(
     app: Any, port: int, stop: threading.Event, options: dict[str, Any]
 ) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
-    on_shutdown = _on_shutdown(options)
+    shutdown_trigger = _hypercorn_shutdown_trigger(stop, options)
     config = _hypercorn_config(port, options)
-
-    async def shutdown_trigger() -> None:
-        while not stop.is_set():
-            await asyncio.sleep(0.02)
-        await on_shutdown()  # the hypercorn recipe: the trigger sets the app's shutdown signal
-
     asyncio.run(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))
 
 
@@ -183,13 +192,8 @@ def _run_hypercorn_trio(
     import trio
     from hypercorn.trio import serve as hypercorn_serve
 
-    on_shutdown = _on_shutdown(options)
+    shutdown_trigger = _hypercorn_shutdown_trigger(stop, options)
     config = _hypercorn_config(port, options)
-
-    async def shutdown_trigger() -> None:
-        while not stop.is_set():
-            await trio.sleep(0.02)
-        await on_shutdown()
 
     async def main() -> None:
         await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
