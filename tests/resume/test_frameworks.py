@@ -1,4 +1,4 @@
-"""The building blocks in a framework's own routes: FastAPI and Litestar, on a real server.
+"""The building blocks in a framework's own routes: FastAPI, Litestar, Quart, on a real server.
 
 `streams.start(...)`, `.resume(...)` and `.stop(...)` return a `StreamAnswer`;
 the routes turn it into the framework's responses with its adapter's
@@ -8,7 +8,8 @@ the routes turn it into the framework's responses with its adapter's
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, Any
 
 import httpx
@@ -19,7 +20,11 @@ from litestar import Litestar, delete, get, post
 from litestar import Request as LitestarRequest
 from litestar import Response as LitestarResponse
 from litestar.params import PathParameter
+from quart import Quart
+from quart import Response as QuartResponse
+from quart import request as quart_request
 from ssekit_litestar import sse_response as litestar_sse_response
+from ssekit_quart import sse_response as quart_sse_response
 from ssekit_starlette import sse_response
 
 from ssekit import sse_stream
@@ -100,7 +105,45 @@ def build_litestar() -> tuple[Litestar, MemoryRecorder]:
     return Litestar([ask, resume, stop], lifespan=[lifespan]), recorder
 
 
-@pytest.mark.parametrize("build", [build_fastapi, build_litestar], ids=["fastapi", "litestar"])
+def build_quart() -> tuple[Quart, MemoryRecorder]:
+    streams = ResumableStreams(MemoryStore())
+    recorder = MemoryRecorder()
+    bot = ScriptedBot(recorder)
+    app = Quart(__name__)
+
+    @app.while_serving
+    async def lifespan() -> AsyncGenerator[None, None]:
+        async with streams:
+            yield
+
+    def respond(answer: StreamAnswer) -> QuartResponse:
+        status, headers = answer.status_code, answer.headers
+        if answer.events is not None:
+            return quart_sse_response(answer.events, headers=headers)
+        if answer.error is not None:
+            body = json.dumps(answer.error_body(), separators=(",", ":"))
+            return QuartResponse(body, status, headers, content_type="application/json")
+        return QuartResponse("", status, headers)
+
+    @app.post("/ask")
+    async def ask() -> QuartResponse:
+        messages = (await quart_request.get_json())["messages"]
+        return respond(await streams.start(sse_stream(bot, messages)))
+
+    @app.get("/ask/streams/<sid>")
+    async def resume(sid: str) -> QuartResponse:
+        return respond(await streams.resume(sid, requested_id(quart_request.scope)))
+
+    @app.delete("/ask/streams/<sid>")
+    async def stop(sid: str) -> QuartResponse:
+        return respond(await streams.stop(sid))
+
+    return app, recorder
+
+
+@pytest.mark.parametrize(
+    "build", [build_fastapi, build_litestar, build_quart], ids=["fastapi", "litestar", "quart"]
+)
 def test_routes_start_resume_and_stop(build: Callable[[], tuple[Any, MemoryRecorder]]) -> None:
     app, recorder = build()
     with serve(app, "hypercorn-asyncio") as running:
