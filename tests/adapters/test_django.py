@@ -294,6 +294,74 @@ def test_a_failing_on_startup_hook_is_reported_as_a_failed_startup() -> None:
     ]
 
 
+def test_while_serving_contexts_last_from_start_up_to_shutdown() -> None:
+    steps: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def held(name: str) -> AsyncIterator[None]:
+        steps.append(f"enter {name}")
+        yield
+        steps.append(f"exit {name}")
+
+    async def hook() -> None:
+        steps.append("hook")
+
+    sent: list[str] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        message = next(messages)
+        steps.append(message["type"])
+        return message
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    app = asgi_app([], on_startup=[hook], while_serving=[held("a"), held("b")])
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert steps == [
+        *["lifespan.startup", "hook", "enter a", "enter b"],
+        *["lifespan.shutdown", "exit b", "exit a"],
+    ]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_a_failing_while_serving_context_is_a_failed_startup_and_the_entered_ones_are_left() -> (
+    None
+):
+    left: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def good() -> AsyncIterator[None]:
+        yield
+        left.append("good")
+
+    @contextlib.asynccontextmanager
+    async def broken() -> AsyncIterator[None]:
+        raise RuntimeError("no store")
+        yield
+
+    sent: list[dict[str, Any]] = []
+    messages = iter([{"type": "lifespan.startup"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    app = asgi_app([], while_serving=[good(), broken()])
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    message = "while_serving failed: RuntimeError: no store"
+    assert sent == [{"type": "lifespan.startup.failed", "message": message}]
+    assert left == ["good"]
+
+
+def test_while_serving_refuses_what_is_not_an_async_context_manager() -> None:
+    with pytest.raises(TypeError, match="while_serving"):
+        asgi_app([], while_serving=[open])
+
+
 def test_on_startup_refuses_what_is_not_callable() -> None:
     with pytest.raises(TypeError, match="on_startup"):
         asgi_app([], on_startup=["ssekit.warm_up"])

@@ -1,4 +1,4 @@
-"""The building blocks in a framework's own routes: FastAPI, Litestar, Quart, on a real server.
+"""The building blocks in a framework's own routes (FastAPI, Litestar, Quart, Django), served.
 
 `streams.start(...)`, `.resume(...)` and `.stop(...)` return a `StreamAnswer`;
 the routes turn it into the framework's responses with its adapter's
@@ -141,9 +141,46 @@ def build_quart() -> tuple[Quart, MemoryRecorder]:
     return app, recorder
 
 
-@pytest.mark.parametrize(
-    "build", [build_fastapi, build_litestar, build_quart], ids=["fastapi", "litestar", "quart"]
-)
+def build_django() -> tuple[Any, MemoryRecorder]:
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+    from ssekit_django import sse_response as django_sse_response
+
+    from tests.support.django_project import asgi_app
+
+    streams = ResumableStreams(MemoryStore())
+    recorder = MemoryRecorder()
+    bot = ScriptedBot(recorder)
+
+    def respond(answer: StreamAnswer) -> HttpResponseBase:
+        status, headers = answer.status_code, answer.headers
+        if answer.events is not None:
+            return django_sse_response(answer.events, headers=headers)
+        if answer.error is not None:
+            compact = {"separators": (",", ":")}
+            body = answer.error_body()
+            return JsonResponse(body, status=status, headers=headers, json_dumps_params=compact)
+        return HttpResponse(status=status, headers=headers)
+
+    async def ask(request: HttpRequest) -> HttpResponseBase:
+        messages = json.loads(request.body)["messages"]
+        return respond(await streams.start(sse_stream(bot, messages)))
+
+    async def stream(request: HttpRequest, sid: str) -> HttpResponseBase:
+        if request.method == "DELETE":
+            return respond(await streams.stop(sid))
+        scope = request.scope  # type: ignore[attr-defined]  # an ASGIRequest's
+        return respond(await streams.resume(sid, requested_id(scope)))
+
+    urls = [path("ask", csrf_exempt(ask)), path("ask/streams/<str:sid>", csrf_exempt(stream))]
+    return asgi_app(urls, while_serving=[streams]), recorder
+
+
+BUILDS = [build_fastapi, build_litestar, build_quart, build_django]
+
+
+@pytest.mark.parametrize("build", BUILDS, ids=["fastapi", "litestar", "quart", "django"])
 def test_routes_start_resume_and_stop(build: Callable[[], tuple[Any, MemoryRecorder]]) -> None:
     app, recorder = build()
     with serve(app, "hypercorn-asyncio") as running:
