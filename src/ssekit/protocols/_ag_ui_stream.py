@@ -33,10 +33,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._asgi import Answer
 from .._parts import Usage
 from ._segments import TEXT, SegmentFraming, ToolCall
-from ._wire import data_frame, json_string, new_id, plain_error
+from ._wire import data_frame, json_string, new_id
 
 __all__ = ["PROTOCOL_VERSION", "RunFraming"]
 
@@ -115,9 +114,6 @@ class RunFraming(SegmentFraming):
             return data_frame({"type": "RUN_ERROR", "message": text, "code": "shutdown"})
         cancelled = {"type": "RUN_FINISHED", **self._run, "outcome": {"type": "cancelled"}}
         return self.end_all() + data_frame(cancelled)
-
-    def early_answer(self, text: str) -> Answer:
-        return plain_error(500, text)
 
 
 def _token_usage(usage: Usage) -> dict[str, int]:

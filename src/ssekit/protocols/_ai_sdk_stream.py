@@ -34,10 +34,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._asgi import Answer, json_text
+from .._asgi import json_text
 from .._parts import Usage
 from ._segments import SegmentFraming, ToolCall
-from ._wire import DONE, data_frame, json_string, new_id, plain_error
+from ._wire import DONE, data_frame, json_string, new_id
 
 __all__ = ["UIMessageFraming"]
 
@@ -115,9 +115,6 @@ class UIMessageFraming(SegmentFraming):
             return self.error(text)
         interrupted = data_frame({"type": "finish", "finishReason": "interrupted"})
         return self.end_segment() + _FINISH_STEP + interrupted + DONE
-
-    def early_answer(self, text: str) -> Answer:
-        return plain_error(500, text)
 
 
 def _usage_metadata(usage: Usage) -> dict[str, int]:
