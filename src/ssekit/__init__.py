@@ -2,7 +2,8 @@
 
 from ._asgi import last_event_id
 from ._bot import AsyncSimpleBot, warm_up
-from ._chat import ChatApp, ChatRequest, chat_app
+from ._bot_factory import ChatRequest
+from ._chat import ChatApp, chat_app
 from ._encoder import EventLike, encode, encode_comment, encode_many
 from ._engine import EventStream
 from ._event import ServerSentEvent

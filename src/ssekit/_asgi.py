@@ -131,6 +131,11 @@ class Answer(NamedTuple):
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
+def error_answer(status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> Answer:
+    """ssekit's JSON error (`error_body`) as a whole answer, with `headers` after its own."""
+    return Answer(status, error_body(status, message), tuple(json_error_headers(headers)))
+
+
 def json_answer(status: int, document: object, extra: Iterable[tuple[bytes, bytes]] = ()) -> Answer:
     """`document` as a JSON answer (`json_text`), with the headers of every JSON answer."""
     return Answer(status, json_text(document).encode(), tuple(json_error_headers(extra)))
@@ -157,7 +162,7 @@ async def send_json_error(
     send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     """An error answered before any stream started, as JSON."""
-    await send_status(send, status, error_body(status, message), json_error_headers(headers))
+    await send_answer(send, error_answer(status, message, headers))
 
 
 async def refuse_non_http(scope: Scope, receive: Receive, send: Send) -> None:

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
+from collections.abc import AsyncIterator, Collection
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ._asgi import (
     Answer,
@@ -43,6 +41,7 @@ from ._asgi import (
     send_answer,
     unless_client_leaves,
 )
+from ._bot_factory import BotFactory, BotSource, ChatRequest
 from ._exceptions import RequestRefused
 from ._options import StreamOptions, check_options
 from ._producer import Producer, aclose_quietly
@@ -66,33 +65,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_BODY",
     "FINISHED_ID",
-    "BotFactory",
     "ChatApp",
-    "ChatRequest",
     "chat_app",
     "mark_finished",
 ]
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """What a bot factory is given to build the bot for one request."""
-
-    #: `str`s (the `"ssekit"` protocol) or role/content dicts (the other protocols).
-    messages: tuple[str | Mapping[str, Any], ...]
-    #: The `Last-Event-ID` a reconnecting client sent (for resumable streams).
-    last_event_id: str | None
-    scope: Scope = field(repr=False)
-    #: The request's other fields the protocol read (OpenAI's `model`, `tools`...):
-    #: untrusted input, for the factory to use or not.
-    options: Mapping[str, Any] = field(default_factory=dict)
-    #: The protocol the request came in (`chat_app(protocol=...)`).
-    protocol: str = "ssekit"
-
-
-#: Builds the bot for one request (may be async); raising `RequestRefused` answers the
-#: request with that 4xx error, in the protocol's shape.
-BotFactory: TypeAlias = Callable[[ChatRequest], "StreamingBot | Awaitable[StreamingBot]"]
 
 
 class ChatApp:
@@ -127,15 +103,7 @@ class ChatApp:
         resume: ResumableStreams | None = None,
         **options: Unpack[StreamOptions],
     ) -> None:
-        if hasattr(bot, "stream_async"):
-            self._bot: StreamingBot | None = bot
-            self._factory: BotFactory | None = None
-        elif callable(bot):
-            self._bot, self._factory = None, bot
-        else:
-            raise TypeError(
-                f"bot must have stream_async() or be a bot factory, not {type(bot).__name__}"
-            )
+        self._bots = BotSource(bot)
         self._limits = ChatLimits(max_body, max_messages, max_message_length)
         from .protocols import protocol_named  # the protocols build on this module
 
@@ -192,7 +160,7 @@ class ChatApp:
         """Build the bot for `request` and answer `turn`: as a stream, or as one document."""
         protocol = self._protocol
         try:
-            bot = await self._bot_for(request)
+            bot = await self._bots.bot_for(request)
         except RequestRefused as refused:  # a factory refusing the request (an unknown model)
             await send_answer(send, protocol.refusal(refused))
             return
@@ -235,17 +203,6 @@ class ChatApp:
 
     def _response(self, events: Producer, options: StreamOptions) -> EventStreamResponse:
         return EventStreamResponse._checked(events, self._headers, options)
-
-    async def _bot_for(self, request: ChatRequest) -> StreamingBot:
-        if self._factory is None:
-            assert self._bot is not None
-            return self._bot
-        bot = self._factory(request)
-        if inspect.isawaitable(bot):
-            bot = await bot
-        if not hasattr(bot, "stream_async"):
-            raise TypeError(f"the bot factory returned {type(bot).__name__}, not a bot")
-        return bot
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Run directly under a server: accept its lifespan, and end streams at shutdown.

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._asgi import Answer, error_body, json_error_headers
+from ._asgi import Answer, error_answer
 from ._encoder import encode
 from ._event import ServerSentEvent
 
@@ -73,11 +73,7 @@ class Framing:
 
     def early_answer(self, text: str) -> Answer:
         """The HTTP answer to a producer that failed before its first item."""
-        return Answer(
-            EARLY_ERROR_STATUS,
-            error_body(EARLY_ERROR_STATUS, text),
-            tuple(json_error_headers()),
-        )
+        return error_answer(EARLY_ERROR_STATUS, text)
 
     def error_in(self, item: Item) -> str | None:
         """The message of `item` if it is an error event (a producer reporting a failure)."""

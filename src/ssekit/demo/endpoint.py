@@ -17,14 +17,24 @@ from typing import Any, NamedTuple
 from .._asgi import error_body, json_error_headers
 from .._chat import mark_finished
 from .._exceptions import RequestRefused
-from .._request import FINISHED_ID
+from .._request import FINISHED_ID, method_refusal
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot, sse_stream
 
-__all__ = ["JSON", "JsonError", "answer", "json_error", "stream_options"]
+__all__ = [
+    "CHAT",
+    "JSON",
+    "JsonError",
+    "answer",
+    "chat_method_refusal",
+    "json_error",
+    "stream_options",
+]
 
 #: The media type of every refusal; frameworks set it from their own argument.
 JSON = "application/json"
+#: Where every variant serves the chat endpoint.
+CHAT = "/chat"
 
 
 class JsonError(NamedTuple):
@@ -43,6 +53,13 @@ def json_error(refused: RequestRefused) -> JsonError:
         if name != b"content-type"
     }
     return JsonError(refused.status, error_body(refused.status, refused.message), headers)
+
+
+def chat_method_refusal(path: str, method: str) -> RequestRefused | None:
+    """What to answer a method a framework's router refuses before any handler runs
+    (Litestar's and Quart's): on ``/chat``, ``chat_app``'s refusal; elsewhere ``None``,
+    the framework's own."""
+    return method_refusal(method) if path == CHAT else None
 
 
 def stream_options(shutdown: ShutdownSignal | None) -> dict[str, Any]:

@@ -9,20 +9,20 @@ from litestar import Litestar, Request, Response, get, post, route
 from litestar.enums import HttpMethod
 from litestar.exceptions import InternalServerException, MethodNotAllowedException
 from litestar.exceptions.responses import create_exception_response
+from litestar.handlers import HTTPRouteHandler
 from ssekit_litestar import sse_response
 
 from .._exceptions import RequestRefused
-from .._request import ChatLimits, method_refusal, read_chat_request, read_chunks
+from .._request import ChatLimits, read_chat_request, read_chunks
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .endpoint import JSON, answer, json_error, stream_options
+from .endpoint import CHAT, JSON, answer, chat_method_refusal, json_error, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
 #: Litestar adds "; charset=utf-8" to text/* media types itself.
 _HTML = "text/html"
-_CHAT = "/chat"
 
 
 def _refusal(refused: RequestRefused) -> Response[bytes]:
@@ -43,16 +43,27 @@ async def _chunks(request: Request[Any, Any, Any]) -> AsyncGenerator[bytes, None
 def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Litestar's router refuses a method it has no name for (``PROPFIND``) before any
     handler runs: on ``/chat``, refuse it as ``chat_app`` does; elsewhere, as Litestar does."""
-    refused = method_refusal(request.method)
-    if request.url.path == _CHAT and refused is not None:
-        return _refusal(refused)
-    return create_exception_response(request, exc)
+    refused = chat_method_refusal(request.url.path, request.method)
+    return create_exception_response(request, exc) if refused is None else _refusal(refused)
 
 
 def build(
     bot: StreamingBot, *, model: str, shutdown: ShutdownSignal | None, limits: ChatLimits
 ) -> Litestar:
-    html = page(model, "litestar")
+    # A WebSocket to /chat finds no route: Litestar closes it before accepting, which the
+    # server answers with 403, as for chat_app. (A @websocket handler that closes it would
+    # do the same, but on granian its connection then stays open until Python's cyclic
+    # garbage collector runs.) No logging_config: Litestar's default sets the root logger
+    # to INFO, which would print litellm's per-request INFO lines.
+    return Litestar(
+        [*_page_routes(page(model, "litestar")), _chat_route(bot, limits, shutdown)],
+        exception_handlers={MethodNotAllowedException: _method_not_allowed},
+        logging_config=None,
+    )
+
+
+def _page_routes(html: str) -> list[HTTPRouteHandler]:
+    """``/``, ``/static/*`` and the htmx ``/turn``."""
 
     @get("/", sync_to_thread=False)
     def index() -> Response[str]:
@@ -73,10 +84,20 @@ def build(
         except BadTurn as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
 
-    # Every method Litestar knows comes here, so the parser refuses the wrong ones (and
-    # Litestar's automatic OPTIONS answer does not). The limit is the parser's, not
-    # Litestar's request_max_body_size (whose 413 says something else).
-    @route(_CHAT, http_method=list(HttpMethod), status_code=200, request_max_body_size=None)
+    return [index, static, turn]
+
+
+def _chat_route(
+    bot: StreamingBot, limits: ChatLimits, shutdown: ShutdownSignal | None
+) -> HTTPRouteHandler:
+    """``/chat``, answering as ``chat_app`` does.
+
+    Every method Litestar knows comes here, so the parser refuses the wrong ones (and
+    Litestar's automatic OPTIONS answer does not). The limit is the parser's, not
+    Litestar's request_max_body_size (whose 413 says something else).
+    """
+
+    @route(CHAT, http_method=list(HttpMethod), status_code=200, request_max_body_size=None)
     async def chat(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             messages = await read_chat_request(
@@ -91,13 +112,4 @@ def build(
             return Response(None, status_code=204)
         return sse_response(answer(bot, messages), **stream_options(shutdown))
 
-    # A WebSocket to /chat finds no route: Litestar closes it before accepting, which the
-    # server answers with 403, as for chat_app. (A @websocket handler that closes it would
-    # do the same, but on granian its connection then stays open until Python's cyclic
-    # garbage collector runs.) No logging_config: Litestar's default sets the root logger
-    # to INFO, which would print litellm's per-request INFO lines.
-    return Litestar(
-        [index, static, turn, chat],
-        exception_handlers={MethodNotAllowedException: _method_not_allowed},
-        logging_config=None,
-    )
+    return chat

@@ -9,16 +9,15 @@ from ssekit_quart import sse_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from .._exceptions import RequestRefused, RequestTooLarge
-from .._request import ChatLimits, method_refusal, read_chat_request, read_chunks
+from .._request import ChatLimits, read_chat_request, read_chunks
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .endpoint import JSON, answer, json_error, stream_options
+from .endpoint import CHAT, JSON, answer, chat_method_refusal, json_error, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
 
 _HTML = "text/html; charset=utf-8"
-_CHAT = "/chat"
 
 
 async def _body() -> bytes:
@@ -52,7 +51,13 @@ def build(
 ) -> Quart:
     app = Quart(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = limits.max_body
-    html = page(model, "quart")
+    _add_page_routes(app, page(model, "quart"))
+    _add_chat_routes(app, bot, limits, shutdown)
+    return app
+
+
+def _add_page_routes(app: Quart, html: str) -> None:
+    """``/``, ``/static/*`` and the htmx ``/turn``."""
 
     @app.get("/")
     async def index() -> Response:
@@ -73,8 +78,14 @@ def build(
             return Response(str(exc), status=400, content_type="text/plain")
         return Response(fragment, content_type=_HTML)
 
+
+def _add_chat_routes(
+    app: Quart, bot: StreamingBot, limits: ChatLimits, shutdown: ShutdownSignal | None
+) -> None:
+    """``/chat``, answering every method and a WebSocket as ``chat_app`` does."""
+
     # HEAD comes with GET; no automatic OPTIONS answer: the parser refuses OPTIONS.
-    @app.route(_CHAT, methods=["GET", "POST"], provide_automatic_options=False)
+    @app.route(CHAT, methods=["GET", "POST"], provide_automatic_options=False)
     async def chat() -> Response:
         try:
             messages = await read_chat_request(
@@ -90,13 +101,9 @@ def build(
     async def method_not_allowed(error: MethodNotAllowed) -> Response | HTTPException:
         """Quart's router refuses other methods before ``chat`` runs: on ``/chat``, refuse
         them as ``chat_app`` does; elsewhere, as Quart does."""
-        refused = method_refusal(request.method)
-        if request.path == _CHAT and refused is not None:
-            return _refusal(refused)
-        return error
+        refused = chat_method_refusal(request.path, request.method)
+        return error if refused is None else _refusal(refused)
 
-    @app.websocket(_CHAT)
+    @app.websocket(CHAT)
     async def chat_socket() -> None:
         await websocket.close(1000)  # refused before accepting, as chat_app (and Starlette) do
-
-    return app

@@ -15,7 +15,7 @@ from .._exceptions import RequestRefused
 from .._request import ChatLimits, read_chat_request, read_chunks
 from .._shutdown import ShutdownSignal
 from .._sse_stream import StreamingBot
-from .endpoint import JSON, answer, json_error, stream_options
+from .endpoint import CHAT, JSON, answer, json_error, stream_options
 from .page import PAGE_HEADERS, BadTurn, asset, page, parse_turn, read_form, turn_fragment
 
 __all__ = ["build"]
@@ -90,6 +90,6 @@ def build(
             Route("/", index),
             Route("/static/{name}", static),
             Route("/turn", turn, methods=["POST"]),
-            Route("/chat", ChatEndpoint(bot, limits, shutdown)),
+            Route(CHAT, ChatEndpoint(bot, limits, shutdown)),
         ]
     )

@@ -25,12 +25,12 @@ from ._ag_ui_request import RUN, run_turn
 from ._ag_ui_stream import RunFraming
 from ._base import Protocol, ProtocolStream, Turn
 from ._part_framing import open_parts
-from ._wire import plain_error
+from ._wire import PlainErrors
 
 __all__ = ["AGUIProtocol"]
 
 
-class AGUIProtocol(Protocol):
+class AGUIProtocol(PlainErrors, Protocol):
     """AG-UI 1.0 over Server-Sent Events (its `text/event-stream` transport)."""
 
     name = "ag-ui"
@@ -50,12 +50,6 @@ class AGUIProtocol(Protocol):
         if endpoint != RUN:
             raise ValueError(f"endpoint must be {RUN!r}, not {endpoint!r}")
         return run_turn(payload, limits)
-
-    def refusal(self, refused: RequestRefused) -> Answer:
-        return plain_error(refused.status, refused.message, tuple(refused.headers))
-
-    def failure(self, text: str) -> Answer:
-        return plain_error(500, text)
 
     def stream(
         self, bot: StreamingBot, turn: Turn, options: StreamOptions | None = None

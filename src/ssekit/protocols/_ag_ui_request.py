@@ -29,7 +29,14 @@ from typing import Any
 
 from .._request import ChatLimits
 from ._base import Turn
-from ._conversation import check_count, checked_length, refuse, shown, text_field
+from ._conversation import (
+    check_count,
+    checked_length,
+    function_call,
+    refuse,
+    text_content,
+    text_field,
+)
 
 __all__ = ["RUN", "run_turn"]
 
@@ -74,29 +81,15 @@ def _message(where: str, message: object, limits: ChatLimits) -> Message | None:
     if role in _CHAT_ROLES:
         if role != "user" and not isinstance(content, str):
             raise refuse(f"{where}.content must be a string")
-        return {"role": _CHAT_ROLES[role], "content": _text(f"{where}.content", content, limits)}
+        text = text_content(f"{where}.content", content, limits)
+        return {"role": _CHAT_ROLES[role], "content": text}
     if role == "assistant":
         return _assistant(where, message, limits)
     if role == "tool":
         call_id = text_field(where, message, "toolCallId")
-        text = _text(f"{where}.content", content, limits)
+        text = text_content(f"{where}.content", content, limits)
         return {"role": "tool", "tool_call_id": call_id, "content": text}
     raise refuse(f"{where}.role must be one of {_ROLES}")
-
-
-def _text(where: str, content: object, limits: ChatLimits) -> str:
-    """Content as text: a string, or text parts (joined)."""
-    if isinstance(content, str):
-        return checked_length(where, content, limits)
-    if not isinstance(content, list):
-        raise refuse(f"{where} must be a string or an array of text parts")
-    texts = []
-    for index, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind != "text":
-            raise refuse(f"{where}[{index}] must be a text part, not {shown(kind)}: send text only")
-        texts.append(text_field(f"{where}[{index}]", part, "text"))
-    return checked_length(where, "".join(texts), limits)
 
 
 def _assistant(where: str, message: Mapping[str, Any], limits: ChatLimits) -> Message:
@@ -109,18 +102,7 @@ def _assistant(where: str, message: Mapping[str, Any], limits: ChatLimits) -> Me
         return {"role": "assistant", "content": said or ""}
     if not isinstance(calls, list):
         raise refuse(f"{where}.toolCalls must be an array")
-    read = []
-    for index, call in enumerate(calls):
-        at = f"{where}.toolCalls[{index}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(call, dict) or not isinstance(function, dict):
-            raise refuse(f"{at} must be an object with a function")
-        name = text_field(f"{at}.function", function, "name")
-        arguments = text_field(f"{at}.function", function, "arguments")
-        function_call = {"name": name, "arguments": arguments}
-        read.append(
-            {"id": text_field(at, call, "id"), "type": "function", "function": function_call}
-        )
+    read = [function_call(f"{where}.toolCalls[{i}]", call) for i, call in enumerate(calls)]
     if not read:
         return {"role": "assistant", "content": said or ""}
     return {"role": "assistant", "content": said, "tool_calls": read}

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._asgi import Answer
-from .._parts import Usage
-from ._segments import TEXT, SegmentFraming, ToolCall
-from ._wire import data_frame, json_string, new_id, plain_error
+from ._segments import TEXT, SegmentFraming, ToolCall, token_counts
+from ._wire import data_frame, json_string, new_id
 
 __all__ = ["PROTOCOL_VERSION", "RunFraming"]
 
@@ -104,7 +102,7 @@ class RunFraming(SegmentFraming):
     def closing(self) -> bytes:
         finished: dict[str, Any] = {"type": "RUN_FINISHED", **self._run}
         if self.usage is not None:
-            finished["usage"] = [_token_usage(self.usage)]
+            finished["usage"] = [token_counts(self.usage)]
         return self.end_all() + data_frame(finished)
 
     def error(self, text: str) -> bytes:
@@ -115,15 +113,3 @@ class RunFraming(SegmentFraming):
             return data_frame({"type": "RUN_ERROR", "message": text, "code": "shutdown"})
         cancelled = {"type": "RUN_FINISHED", **self._run, "outcome": {"type": "cancelled"}}
         return self.end_all() + data_frame(cancelled)
-
-    def early_answer(self, text: str) -> Answer:
-        return plain_error(500, text)
-
-
-def _token_usage(usage: Usage) -> dict[str, int]:
-    """`Usage` as AG-UI's `TokenUsage`."""
-    counts = {"inputTokens": usage.prompt_tokens, "outputTokens": usage.completion_tokens}
-    counts["totalTokens"] = usage.total_tokens or 0
-    if usage.reasoning_tokens is not None:
-        counts["reasoningTokens"] = usage.reasoning_tokens
-    return counts

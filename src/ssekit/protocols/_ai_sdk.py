@@ -41,7 +41,7 @@ from ._ai_sdk_request import CHAT, ui_messages_turn
 from ._ai_sdk_stream import UIMessageFraming
 from ._base import Protocol, ProtocolStream, Turn
 from ._part_framing import open_parts
-from ._wire import plain_error
+from ._wire import PlainErrors
 
 __all__ = ["AISDKProtocol"]
 
@@ -59,7 +59,7 @@ def stream_route(scope: RequestScope) -> str | None:
     return None if match is None else match[1]
 
 
-class AISDKProtocol(Protocol):
+class AISDKProtocol(PlainErrors, Protocol):
     """The AI SDK's UI Message Stream protocol (`ai` 5 and later, tested with 7)."""
 
     name = "ai-sdk"
@@ -95,12 +95,6 @@ class AISDKProtocol(Protocol):
         if endpoint != CHAT:
             raise ValueError(f"endpoint must be {CHAT!r}, not {endpoint!r}")
         return ui_messages_turn(payload, limits)
-
-    def refusal(self, refused: RequestRefused) -> Answer:
-        return plain_error(refused.status, refused.message, tuple(refused.headers))
-
-    def failure(self, text: str) -> Answer:
-        return plain_error(500, text)
 
     def stream(
         self, bot: StreamingBot, turn: Turn, options: StreamOptions | None = None

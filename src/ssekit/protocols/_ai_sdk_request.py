@@ -32,7 +32,7 @@ from typing import Any
 
 from .._request import MAX_CHAT_ID, ChatLimits
 from ._base import Turn
-from ._conversation import check_count, checked_length, refuse, shown, text_field
+from ._conversation import check_count, checked_length, refuse, shown, text_field, tool_call
 
 __all__ = ["CHAT", "ui_messages_turn"]
 
@@ -147,9 +147,7 @@ def _add_tool_part(step: _Step, where: str, part: Mapping[str, Any], limits: Cha
     kind = part["type"]
     name = text_field(where, part, "toolName") if kind == "dynamic-tool" else kind[5:]
     call_id = text_field(where, part, "toolCallId")
-    arguments = json.dumps(part.get("input"))
-    function = {"name": name, "arguments": arguments}
-    step.calls.append({"id": call_id, "type": "function", "function": function})
+    step.calls.append(tool_call(call_id, name, json.dumps(part.get("input"))))
     if part["state"] == "output-error":
         output = text_field(where, part, "errorText")
     else:

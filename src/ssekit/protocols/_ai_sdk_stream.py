@@ -34,10 +34,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._asgi import Answer, json_text
-from .._parts import Usage
-from ._segments import SegmentFraming, ToolCall
-from ._wire import DONE, data_frame, json_string, new_id, plain_error
+from .._asgi import json_text
+from ._segments import SegmentFraming, ToolCall, token_counts
+from ._wire import DONE, data_frame, json_string, new_id
 
 __all__ = ["UIMessageFraming"]
 
@@ -99,7 +98,7 @@ class UIMessageFraming(SegmentFraming):
         frames = self.end_all() + _FINISH_STEP
         finish: dict[str, Any] = {"type": "finish", "finishReason": reason}
         if self.usage is not None:
-            finish["messageMetadata"] = {"usage": _usage_metadata(self.usage)}
+            finish["messageMetadata"] = {"usage": token_counts(self.usage)}
         return frames + data_frame(finish) + DONE
 
     def _finish_reason(self) -> str:
@@ -115,18 +114,6 @@ class UIMessageFraming(SegmentFraming):
             return self.error(text)
         interrupted = data_frame({"type": "finish", "finishReason": "interrupted"})
         return self.end_segment() + _FINISH_STEP + interrupted + DONE
-
-    def early_answer(self, text: str) -> Answer:
-        return plain_error(500, text)
-
-
-def _usage_metadata(usage: Usage) -> dict[str, int]:
-    """`Usage` in the AI SDK's names (its `LanguageModelUsage`)."""
-    counts = {"inputTokens": usage.prompt_tokens, "outputTokens": usage.completion_tokens}
-    counts["totalTokens"] = usage.total_tokens or 0
-    if usage.reasoning_tokens is not None:
-        counts["reasoningTokens"] = usage.reasoning_tokens
-    return counts
 
 
 _START_STEP = data_frame({"type": "start-step"})

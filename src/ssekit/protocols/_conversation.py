@@ -9,13 +9,22 @@ came in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sized
+from collections.abc import Collection, Mapping, Sized
 from typing import Any
 
 from .._exceptions import RequestRefused
 from .._request import ChatLimits
 
-__all__ = ["check_count", "checked_length", "refuse", "shown", "text_field"]
+__all__ = [
+    "check_count",
+    "checked_length",
+    "function_call",
+    "refuse",
+    "shown",
+    "text_content",
+    "text_field",
+    "tool_call",
+]
 
 #: Longest client-sent name (a part type, a role) repeated in a refusal.
 _SHOWN = 40
@@ -50,3 +59,39 @@ def text_field(where: str, item: Mapping[str, Any], name: str) -> str:
 def shown(kind: object) -> str:
     """A client-sent name as a refusal may repeat it: short strings only, else `?`."""
     return kind if isinstance(kind, str) and len(kind) <= _SHOWN else "?"
+
+
+def text_content(
+    where: str, content: object, limits: ChatLimits, kinds: Collection[str] = ("text",)
+) -> str:
+    """A message's content as text: a string, or parts of the text `kinds` (joined).
+
+    Any other part (an image, a file) is refused: the bot is passed text only.
+    """
+    if isinstance(content, str):
+        return checked_length(where, content, limits)
+    if not isinstance(content, list):
+        raise refuse(f"{where} must be a string or an array of text parts")
+    texts = []
+    for index, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in kinds:
+            raise refuse(f"{where}[{index}] must be a text part, not {shown(kind)}: send text only")
+        texts.append(text_field(f"{where}[{index}]", part, "text"))
+    return checked_length(where, "".join(texts), limits)
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """A tool call as the bot is passed it, whatever protocol it came in (OpenAI's shape)."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def function_call(where: str, call: object) -> dict[str, Any]:
+    """A client-sent `{id, type, function: {name, arguments}}` (OpenAI's, and AG-UI's
+    `toolCalls`), checked, as `tool_call` builds it."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(call, dict) or not isinstance(function, dict):
+        raise refuse(f"{where} must be an object with a function")
+    name = text_field(f"{where}.function", function, "name")
+    arguments = text_field(f"{where}.function", function, "arguments")
+    return tool_call(text_field(where, call, "id"), name, arguments)

@@ -22,7 +22,16 @@ from typing import Any
 
 from .._request import ChatLimits
 from ._base import Turn
-from ._conversation import check_count, checked_length, refuse, shown, text_field
+from ._conversation import (
+    check_count,
+    checked_length,
+    function_call,
+    refuse,
+    shown,
+    text_content,
+    text_field,
+    tool_call,
+)
 
 __all__ = ["CHAT", "RESPONSES", "chat_turn", "responses_turn"]
 
@@ -105,18 +114,8 @@ def _text(where: str, value: object) -> str:
 
 
 def _content(where: str, content: object, endpoint: str, limits: ChatLimits) -> str:
-    """A message's content as text: a string, or text parts (joined)."""
-    if isinstance(content, str):
-        return checked_length(where, content, limits)
-    if not isinstance(content, list):
-        raise refuse(f"{where} must be a string or an array of text parts")
-    texts = []
-    for index, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind not in _TEXT_PARTS[endpoint]:
-            raise refuse(f"{where}[{index}] must be a text part, not {shown(kind)}: send text only")
-        texts.append(text_field(f"{where}[{index}]", part, "text"))
-    return checked_length(where, "".join(texts), limits)
+    """A message's content as text: a string, or the endpoint's text parts (joined)."""
+    return text_content(where, content, limits, _TEXT_PARTS[endpoint])
 
 
 def _role(where: str, message: Mapping[str, Any], allowed: Mapping[str, str]) -> str:
@@ -145,21 +144,7 @@ def _chat_message(where: str, message: object, limits: ChatLimits) -> Message:
 def _tool_calls(where: str, calls: object) -> list[Message]:
     if not isinstance(calls, list) or not calls:
         raise refuse(f"{where}.tool_calls must be a non-empty array")
-    read = []
-    for index, call in enumerate(calls):
-        at = f"{where}.tool_calls[{index}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(call, dict) or not isinstance(function, dict):
-            raise refuse(f"{at} must be an object with a function")
-        name = text_field(f"{at}.function", function, "name")
-        arguments = text_field(f"{at}.function", function, "arguments")
-        call_id = text_field(at, call, "id")
-        read.append({"id": call_id, "type": "function", "function": _call(name, arguments)})
-    return read
-
-
-def _call(name: str, arguments: str) -> dict[str, str]:
-    return {"name": name, "arguments": arguments}
+    return [function_call(f"{where}.tool_calls[{i}]", call) for i, call in enumerate(calls)]
 
 
 def _add_item(conversation: list[Message], where: str, item: object, limits: ChatLimits) -> None:
@@ -173,7 +158,8 @@ def _add_item(conversation: list[Message], where: str, item: object, limits: Cha
         conversation.append({"role": role, "content": content})
     elif kind == "function_call":
         call_id = text_field(where, item, "call_id")
-        call = {"id": call_id, "type": "function", "function": _function_of(where, item)}
+        name, arguments = text_field(where, item, "name"), text_field(where, item, "arguments")
+        call = tool_call(call_id, name, arguments)
         previous = conversation[-1] if conversation else None
         if previous is not None and previous["role"] == "assistant" and "tool_calls" in previous:
             previous["tool_calls"].append(call)  # parallel calls: one assistant message
@@ -186,7 +172,3 @@ def _add_item(conversation: list[Message], where: str, item: object, limits: Cha
         )
     elif kind != "reasoning":  # a previous answer's reasoning: not sent back to the model
         raise refuse(f"{where} is a {shown(kind)} item: send messages and function calls only")
-
-
-def _function_of(where: str, item: Mapping[str, Any]) -> dict[str, str]:
-    return _call(text_field(where, item, "name"), text_field(where, item, "arguments"))

@@ -9,7 +9,8 @@ bot yields become those pieces here, once, and each protocol only words them
   other kind (or a tool call) closes it and opens the next;
 - tool calls are told apart by `ToolCallDelta.index` and stay open until the
   answer ends, since a model may stream pieces of several calls in turn;
-- `Finish` and `Usage` are kept for the closing frames (`finish`, `usage`).
+- `Finish` and `Usage` are kept for the closing frames (`finish`, `usage`);
+  both protocols name the token counts alike (`token_counts`).
 
 The hot path is a delta of the open segment: its frame is the prefix the
 protocol set when it opened (`delta_head`), the delta as a JSON string, and
@@ -25,7 +26,7 @@ from .._parts import Finish, Part, ReasoningDelta, ToolCallDelta, Usage
 from ._part_framing import PartFraming
 from ._wire import delta_frame, new_id
 
-__all__ = ["REASONING", "TEXT", "SegmentFraming", "ToolCall"]
+__all__ = ["REASONING", "TEXT", "SegmentFraming", "ToolCall", "token_counts"]
 
 #: The two kinds of segment.
 TEXT = "text"
@@ -121,3 +122,13 @@ class SegmentFraming(PartFraming):
         frames = self.end_segment()
         calls, self._calls = self._calls, {}
         return frames + b"".join(self._call_end(call) for call in calls.values())
+
+
+def token_counts(usage: Usage) -> dict[str, int]:
+    """`Usage` in the camelCase names both protocols give token counts (the AI SDK's
+    `LanguageModelUsage`, AG-UI's `TokenUsage`); a reasoning count only if the bot gave one."""
+    counts = {"inputTokens": usage.prompt_tokens, "outputTokens": usage.completion_tokens}
+    counts["totalTokens"] = usage.total_tokens or 0
+    if usage.reasoning_tokens is not None:
+        counts["reasoningTokens"] = usage.reasoning_tokens
+    return counts

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .._asgi import Answer, error_body, json_error_headers
+from .._asgi import Answer
 from .._chat import mark_finished
-from .._exceptions import RequestRefused
 from .._options import StreamOptions, check_options
 from .._request import FINISHED_ID, ChatLimits, ReadBody, RequestScope, read_chat_request
 from .._sse_stream import StreamingBot, sse_stream
 from .._wire import check_name
 from ._base import Protocol, ProtocolStream, Turn
+from ._wire import PlainErrors
 
 __all__ = ["SsekitProtocol"]
 
 
-class SsekitProtocol(Protocol):
+class SsekitProtocol(PlainErrors, Protocol):
     """The seed's format: `event_type` text events, then `done_event` (or an error event)."""
 
     name = "ssekit"
@@ -41,13 +41,6 @@ class SsekitProtocol(Protocol):
         if messages is None:
             return Answer(204)  # a reconnect to a finished stream: run nothing
         return Turn("chat", messages)
-
-    def refusal(self, refused: RequestRefused) -> Answer:
-        headers = json_error_headers(refused.headers)
-        return Answer(refused.status, error_body(refused.status, refused.message), tuple(headers))
-
-    def failure(self, text: str) -> Answer:
-        return Answer(500, error_body(500, text), tuple(json_error_headers()))
 
     def stream(
         self, bot: StreamingBot, turn: Turn, options: StreamOptions | None = None

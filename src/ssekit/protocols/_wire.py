@@ -11,16 +11,17 @@ from __future__ import annotations
 import secrets
 from json.encoder import encode_basestring, encode_basestring_ascii
 
-from .._asgi import Answer, error_body, json_error_headers, json_text
+from .._asgi import Answer, error_answer, json_text
+from .._exceptions import RequestRefused
 
 __all__ = [
     "DONE",
+    "PlainErrors",
     "data_frame",
     "delta_frame",
     "json_frame",
     "json_string",
     "new_id",
-    "plain_error",
 ]
 
 #: The end of an OpenAI Chat Completions or AI SDK stream (their clients stop reading at it).
@@ -68,7 +69,15 @@ def data_frame(document: object) -> bytes:
     return f"data: {json_text(document)}\n\n".encode()
 
 
-def plain_error(status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> Answer:
-    """ssekit's JSON error, `{"error": {"status", "message"}}`, for protocols with no error body
-    of their own (the AI SDK and AG-UI clients show the body's text as the error)."""
-    return Answer(status, error_body(status, message), tuple(json_error_headers(headers)))
+class PlainErrors:
+    """`Protocol.refusal` and `.failure` as ssekit's JSON error, `{"error": {"status",
+    "message"}}`: for protocols with no error body of their own (the AI SDK and AG-UI
+    clients show the body's text as the error), and ssekit's own."""
+
+    __slots__ = ()
+
+    def refusal(self, refused: RequestRefused) -> Answer:
+        return error_answer(refused.status, refused.message, refused.headers)
+
+    def failure(self, text: str) -> Answer:
+        return error_answer(500, text)
