@@ -27,6 +27,7 @@ __all__ = [
     "last_event_id",
     "read_body",
     "refuse_non_http",
+    "response_headers",
     "send_answer",
     "send_json_error",
     "send_status",
@@ -74,6 +75,14 @@ def merge_headers(
     """``defaults`` with any header named in ``overrides`` replaced, then ``overrides``."""
     names = {name for name, _ in overrides}
     return [pair for pair in defaults if pair[0] not in names] + overrides
+
+
+def response_headers(
+    defaults: list[tuple[bytes, bytes]], headers: Headers | None
+) -> list[tuple[bytes, bytes]]:
+    """``defaults``, with the user's ``headers`` (checked, encoded) sent instead of any of
+    the same name: the headers a response starts with."""
+    return merge_headers(defaults, check_headers(headers))
 
 
 def header(scope: Mapping[str, Any], name: bytes) -> bytes | None:

@@ -33,11 +33,10 @@ from ._asgi import (
     Receive,
     Scope,
     Send,
-    check_headers,
     last_event_id,
-    merge_headers,
     read_body,
     refuse_non_http,
+    response_headers,
     send_answer,
     unless_client_leaves,
 )
@@ -109,7 +108,7 @@ class ChatApp:
 
         self._protocol = protocol_named(protocol, event_type=event_type, done_event=done_event)
         ours = EventStreamResponse((), headers=self._protocol.headers).raw_headers
-        self._headers = merge_headers(ours, check_headers(headers))
+        self._headers = response_headers(ours, headers)
         # Checked once, here: every request's response reuses them as they are.
         if resume is None:
             self._resume: ChatResume | None = None

@@ -10,10 +10,10 @@ from ._asgi import (
     Receive,
     Scope,
     Send,
-    check_headers,
     last_event_id,
     merge_headers,
     refuse_non_http,
+    response_headers,
     send_answer,
     send_status,
 )
@@ -87,7 +87,7 @@ class EventStreamResponse:
         #: The status and headers the response starts with (defaults merged with `headers`).
         #: A framework adapter may change them before the response is served.
         self.status_code = status_code
-        self.raw_headers = merge_headers(_DEFAULT_HEADERS, check_headers(headers))
+        self.raw_headers = response_headers(_DEFAULT_HEADERS, headers)
         self._served = False
 
     @classmethod
