@@ -138,3 +138,25 @@ def test_shutdown_without_a_message_finishes_an_ag_ui_run_as_cancelled() -> None
     assert kinds[-2:] == ["TEXT_MESSAGE_END", "RUN_FINISHED"]
     assert client["events"][-1]["outcome"] == {"type": "cancelled"}
     assert type(ag_ui_events(body)[-1]).__name__ == "RunFinishedEvent"
+
+
+def test_a_request_once_the_shutdown_began_gets_a_503_both_clients_report() -> None:
+    """No bot is started; the answer is ssekit's JSON error with `Retry-After`, and each
+    protocol's client fails the request with its text."""
+    signal, bot = ShutdownSignal(), EndlessBot()
+    signal.set()
+    with (
+        serve(chat_app(bot, protocol="ai-sdk", shutdown=signal)) as ui,
+        serve(chat_app(bot, protocol="ag-ui", shutdown=signal)) as ag,
+    ):
+        urls = {"ai-sdk": ui.url + PATHS["ai-sdk"], "ag-ui": ag.url + PATHS["ag-ui"]}
+        raw = [httpx.post(urls[name], json=RAW_BODIES[name], timeout=30) for name in urls]
+        chat = ai_sdk("chat", urls["ai-sdk"], chatId="c", text="hi")
+        run = ag_ui_run(urls["ag-ui"], threadId="t", messages=AG_USER)
+    for answer in raw:
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert answer.json() == {"error": {"status": 503, "message": "the server is shutting down"}}
+    assert chat["status"] == "error"
+    assert "the server is shutting down" in chat["error"]["message"]
+    assert run["failed"] is not None and "the server is shutting down" in str(run["failed"])
+    assert not bot.started.acquire(timeout=0)
