@@ -26,7 +26,7 @@ with the tests, ``tests/support/endpoints.py`` and ``peer_endpoints.py``), ``ser
   is, under the first line of its docstring.
 
 Every scenario is runnable on its own too (``uv run python benchmarks/<script>.py --quick``).
-Full run on a 2-core machine: about 15 minutes; ``--quick`` passes ``--quick`` to every
+Full run on a 2-core machine: about 30 minutes; ``--quick`` passes ``--quick`` to every
 scenario (smoke sizes, about a minute: what ``.ci/run`` runs; the numbers mean nothing).
 """
 
