@@ -8,6 +8,7 @@ has one thing to handle.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -29,7 +30,16 @@ _DISCONNECT_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceEr
 class Connection:
     """One ASGI request's `receive`/`send`, seen as a client that may leave."""
 
-    __slots__ = ("_checked_at", "_checkpoint", "_clock", "_listening", "_receive", "_send")
+    __slots__ = (
+        "_checked_at",
+        "_checkpoint",
+        "_clock",
+        "_gone",
+        "_listening",
+        "_receive",
+        "_send",
+        "_trusted",
+    )
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
@@ -39,16 +49,25 @@ class Connection:
         self._checkpoint = loop.checkpoint
         self._checked_at = self._clock()
         self._listening = False
+        #: A disconnect answered as this wait was being cancelled: kept for the next look.
+        self._gone = False
+        # Our rule is: under trio, a disconnect that a receive answered is the client gone,
+        # even if the engine cancelled the wait as it came, and it is kept (hypercorn says it
+        # once: dropped, the stream would run on unheard). Under asyncio the wake-up wins:
+        # granian answers a receive cancelled mid-way with a disconnect that did not happen.
+        trio = sys.modules.get("trio")
+        self._trusted = trio is not None and trio.lowlevel.in_trio_run()
 
     async def wait_for_disconnect(self) -> None:
         """Listen until the client leaves (the engine cancels this when it has work)."""
+        if self._gone:
+            raise ClientGone
         self._listening = True
         try:
             while True:
                 message = await self._receive()
                 if message["type"] == "http.disconnect":
-                    # If the engine cancelled this wait just as the server answered (granian
-                    # then answers a disconnect that did not happen), the wake-up wins.
+                    self._gone = self._trusted
                     await self._checkpoint()
                     raise ClientGone
         finally:
@@ -67,6 +86,8 @@ class Connection:
 
     async def send_body(self, chunk: bytes) -> None:
         """One chunk of the stream (the engine times it)."""
+        if self._gone:
+            raise ClientGone
         try:
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
         except _DISCONNECT_ERRORS as exc:
