@@ -11,7 +11,8 @@ from ssekit._connection import Connection
 from ssekit._exceptions import ClientGone
 from tests.support.loops import LOOPS, run_on
 
-BODY = {"type": "http.response.body", "body": b"data: x\n\n", "more_body": True}
+CHUNK = b"data: x\n\n"
+BODY = {"type": "http.response.body", "body": CHUNK, "more_body": True}
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -35,7 +36,7 @@ def test_a_disconnect_answered_as_the_wait_is_cancelled_is_kept_under_trio(loop:
         with scope:
             await connection.wait_for_disconnect()
         try:
-            await connection.send_body(BODY["body"])
+            await connection.send_body(CHUNK)
         except ClientGone:
             return True, sent
         return False, sent
